@@ -1,0 +1,58 @@
+# One command per task. Every target sets up what it needs first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+UV_VERSION := 0.13.9
+STAMP := $(VENV)/.installed
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint format schema schema-check migrate seed bench lock clean
+
+help:
+	@echo "make run     set up, migrate, seed demo data, serve GraphiQL on http://127.0.0.1:8000/graphql"
+	@echo "make test    set up, lint (ruff, mypy --strict) and run the tests"
+	@echo "make lint | format | schema | migrate | seed | bench | lock | clean"
+
+$(STAMP): pyproject.toml requirements.lock
+	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "ordergraph needs Python 3.11+")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+	$(BIN)/uv pip install --quiet --python $(BIN)/python -r requirements.lock
+	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	touch $@
+
+install: $(STAMP)
+
+run: $(STAMP)
+	$(BIN)/ordergraph serve --migrate --demo-data
+
+test: lint
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+schema: $(STAMP)
+	$(BIN)/ordergraph schema > schema.graphql
+
+migrate: $(STAMP)
+	$(BIN)/ordergraph migrate up
+
+seed: $(STAMP)
+	$(BIN)/ordergraph seed $(SEED_ARGS)
+
+bench: $(STAMP)
+	$(BIN)/python -m bench.heavy $(BENCH_ARGS)
+
+# Re-resolve the pinned versions after editing pyproject.toml.
+lock: $(STAMP)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --python-version 3.11 -o requirements.lock
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -1,0 +1,1 @@
+"""ordergraph: a GraphQL API for users, products, orders and order items over PostgreSQL."""

@@ -1,0 +1,136 @@
+"""The `ordergraph` command: serve, migrate, seed, schema."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import os
+import sys
+
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.db import migrate as migrations
+from app.db.embedded import start_embedded_postgres
+from app.db.seed import DatabaseNotEmpty, SeedSpec, is_empty, seed
+from app.settings import Settings, get_settings
+
+log = logging.getLogger("ordergraph")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    settings = get_settings()
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    if args.command == "schema":
+        from app.graphql.schema import print_schema
+
+        sys.stdout.write(print_schema(settings))
+        return 0
+    url = database_url(settings)
+    if args.command == "migrate":
+        if args.action == "down":
+            migrations.downgrade(url, args.revision or "-1")
+        else:
+            migrations.upgrade(url, args.revision or "head")
+        return 0
+    if args.command == "seed":
+        spec = SeedSpec(
+            args.users, args.orders_per_user, args.items_per_order, args.products, args.seed
+        )
+        try:
+            asyncio.run(_seed(url, spec, truncate=args.truncate))
+        except (DatabaseNotEmpty, ValueError) as exc:
+            log.error("seed: %s", exc)
+            return 2
+        return 0
+    return _serve(settings, url, args)
+
+
+def database_url(settings: Settings) -> str:
+    """DATABASE_URL, or an embedded PostgreSQL under DATA_DIR when it is unset."""
+    if settings.database_url is not None:
+        return settings.database_url.get_secret_value()
+    url = start_embedded_postgres(settings.data_dir)
+    # Worker processes read settings afresh: hand them the embedded server's address.
+    os.environ["DATABASE_URL"] = url
+    return url
+
+
+def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    if args.migrate:
+        migrations.upgrade(url)
+    if args.demo_data:
+        asyncio.run(_seed(url, SeedSpec(), truncate=False, only_if_empty=True))
+    host = args.host or settings.host
+    port = args.port or settings.port
+    workers = args.workers or settings.web_concurrency
+    log.info(
+        "GraphiQL on http://%s:%s/graphql (%d worker%s)", host, port, workers, "s"[: workers > 1]
+    )
+    uvicorn.run(
+        "app.main:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=settings.log_level,
+        access_log=False,
+    )
+    return 0
+
+
+async def _seed(url: str, spec: SeedSpec, *, truncate: bool, only_if_empty: bool = False) -> None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            if only_if_empty and not await is_empty(conn):
+                log.info("Database has data; not seeding demo data")
+                return
+            await seed(conn, spec, truncate=truncate, progress=sys.stderr.isatty())
+            log.info(
+                "Seeded %d users x %d orders x %d items, %d products (seed %d)",
+                spec.users,
+                spec.orders_per_user,
+                spec.items_per_order,
+                spec.products,
+                spec.seed,
+            )
+    finally:
+        await engine.dispose()
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ordergraph", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    serve = commands.add_parser("serve", help="serve the API (GraphiQL at /graphql)")
+    serve.add_argument("--host", help="default: HOST or 127.0.0.1")
+    serve.add_argument("--port", type=int, help="default: PORT or 8000")
+    serve.add_argument("--workers", type=int, help="default: WEB_CONCURRENCY or 1")
+    serve.add_argument("--migrate", action="store_true", help="migrate to head first")
+    serve.add_argument("--demo-data", action="store_true", help="seed demo data if empty")
+
+    migrate = commands.add_parser("migrate", help="apply or revert migrations")
+    migrate.add_argument("action", nargs="?", choices=["up", "down"], default="up")
+    migrate.add_argument("revision", nargs="?", help="up: default head; down: default -1")
+
+    seed_cmd = commands.add_parser("seed", help="load deterministic data with COPY")
+    seed_cmd.add_argument("--users", type=int, default=200)
+    seed_cmd.add_argument("--orders-per-user", type=int, default=5)
+    seed_cmd.add_argument("--items-per-order", type=int, default=3)
+    seed_cmd.add_argument("--products", type=int, default=100)
+    seed_cmd.add_argument("--seed", type=int, default=1)
+    seed_cmd.add_argument("--truncate", action="store_true", help="replace existing data")
+
+    commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+    return parser
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,1 @@
+"""Engines, the embedded server and table definitions (SQLAlchemy Core)."""

@@ -1,0 +1,76 @@
+"""The async engine: one pool per process, shared by every request."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from asyncpg import exceptions as asyncpg_exceptions
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+
+from app.errors import ServiceUnavailable
+from app.settings import Settings
+
+
+def create_engine(settings: Settings, url: str) -> AsyncEngine:
+    """An asyncpg engine whose pool survives a database restart.
+
+    pool_pre_ping drops connections the server closed while they sat in the pool, so
+    the first request after PostgreSQL comes back succeeds instead of failing once.
+    """
+    server_settings = {"application_name": "ordergraph"}
+    if settings.db_statement_timeout_ms:
+        server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    return create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=settings.db_max_overflow,
+        pool_pre_ping=True,
+        pool_timeout=settings.db_connect_timeout_s * 2,
+        connect_args={
+            "server_settings": server_settings,
+            "timeout": settings.db_connect_timeout_s,
+        },
+    )
+
+
+def read_only(engine: AsyncEngine) -> AsyncEngine:
+    """The same pool in autocommit mode: each read is one round trip, no BEGIN/COMMIT."""
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+@asynccontextmanager
+async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """A pooled connection; a database that cannot be reached is ServiceUnavailable."""
+    try:
+        async with engine.connect() as conn:
+            yield conn
+    except DBAPIError as exc:
+        if exc.connection_invalidated or _is_unavailable(exc.orig):
+            raise ServiceUnavailable(
+                "The database is unavailable; retry shortly, nothing was changed."
+            ) from exc
+        if isinstance(exc.orig, asyncpg_exceptions.QueryCanceledError):
+            raise ServiceUnavailable(
+                "The query took longer than the statement timeout; narrow it (smaller "
+                "pages, tighter filters) or retry."
+            ) from exc
+        raise
+    except (OSError, TimeoutError) as exc:
+        raise ServiceUnavailable(
+            "The database is unavailable; retry shortly, nothing was changed."
+        ) from exc
+
+
+def _is_unavailable(error: BaseException | None) -> bool:
+    cause = getattr(error, "__cause__", None) or error
+    return isinstance(
+        cause,
+        OSError
+        | TimeoutError
+        | asyncpg_exceptions.CannotConnectNowError
+        | asyncpg_exceptions.ConnectionDoesNotExistError
+        | asyncpg_exceptions.AdminShutdownError
+        | asyncpg_exceptions.TooManyConnectionsError,
+    )

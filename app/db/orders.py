@@ -1,0 +1,61 @@
+"""The orders aggregate: orders and their items."""
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    Table,
+    text,
+)
+from sqlalchemy.dialects.postgresql import UUID
+
+from app.db.columns import id_column, timestamp_columns, version_column
+from app.db.metadata import metadata
+
+ORDER_STATUSES = ("pending", "paid", "shipped", "delivered", "cancelled")
+
+orders = Table(
+    "orders",
+    metadata,
+    id_column(),
+    Column("user_id", UUID(as_uuid=True), ForeignKey("users.id"), nullable=False),
+    Column(
+        "status",
+        Enum(*ORDER_STATUSES, name="order_status"),
+        nullable=False,
+        server_default="pending",
+    ),
+    Column("total", Numeric(12, 2), nullable=False, server_default="0"),
+    *timestamp_columns(),
+    version_column(),
+    CheckConstraint("total >= 0", name="total_non_negative"),
+    # A user's orders page newest first (and, scanned backwards, oldest first).
+    Index("ix_orders_user_id_created_at_id", "user_id", text("created_at DESC"), text("id DESC")),
+    Index("ix_orders_user_id_total_id", "user_id", "total", "id"),
+    Index("ix_orders_created_at_id", "created_at", "id"),
+    Index("ix_orders_total_id", "total", "id"),
+    Index("ix_orders_status_created_at_id", "status", "created_at", "id"),
+)
+
+order_items = Table(
+    "order_items",
+    metadata,
+    id_column(),
+    Column(
+        "order_id",
+        UUID(as_uuid=True),
+        ForeignKey("orders.id", ondelete="CASCADE"),
+        nullable=False,
+    ),
+    Column("product_id", UUID(as_uuid=True), ForeignKey("products.id"), nullable=False),
+    Column("quantity", Integer, nullable=False),
+    Column("unit_price", Numeric(10, 2), nullable=False),
+    CheckConstraint("quantity > 0", name="quantity_positive"),
+    CheckConstraint("unit_price >= 0", name="unit_price_non_negative"),
+    Index("ix_order_items_order_id_id", "order_id", "id"),
+    Index("ix_order_items_product_id", "product_id"),
+)

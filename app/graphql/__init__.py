@@ -1,0 +1,1 @@
+"""The GraphQL API: schema assembly, context, Relay helpers, one package per domain."""

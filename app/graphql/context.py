@@ -1,0 +1,23 @@
+"""What every resolver sees: the request, this request's loaders and the settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from starlette.requests import Request
+from starlette.websockets import WebSocket
+from strawberry.types import Info as StrawberryInfo
+
+from app.loaders import Loaders
+from app.settings import Settings
+
+
+@dataclass(slots=True)
+class Context:
+    request: Request | WebSocket
+    loaders: Loaders
+    settings: Settings
+    request_id: str = field(default="")
+
+
+Info = StrawberryInfo[Context, None]

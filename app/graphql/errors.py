@@ -1,0 +1,76 @@
+"""How errors reach clients: a code in extensions, a message that says what to fix.
+
+Domain errors (app.errors) keep their message and code. GraphQL's own request errors
+get Apollo-style codes: GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and, for
+variables that do not fit their types, BAD_USER_INPUT. Anything else is a bug: the
+client sees INTERNAL with the request id, and the stack trace goes to the log only.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+
+from graphql import GraphQLError
+from strawberry.extensions import SchemaExtension
+
+from app.errors import OrdergraphError
+
+log = logging.getLogger("app.graphql")
+
+
+def classify(error: GraphQLError, *, request_id: str) -> GraphQLError:
+    original = error.original_error
+    if isinstance(original, OrdergraphError):
+        extensions = {"code": original.code}
+        if original.field:
+            extensions["field"] = original.field
+        return _copy(error, original.message, extensions)
+    if original is not None:
+        log.error(
+            "Unhandled error in %s (request %s)",
+            ".".join(map(str, error.path or [])) or "operation",
+            request_id,
+            exc_info=original,
+        )
+        return _copy(
+            error,
+            f"Internal server error (request id {request_id}); this is a bug on our side.",
+            {"code": "INTERNAL", "requestId": request_id},
+        )
+    if error.extensions and "code" in error.extensions:
+        return error
+    return _copy(error, error.message, {"code": _request_error_code(error)})
+
+
+def _request_error_code(error: GraphQLError) -> str:
+    if error.message.startswith("Syntax Error"):
+        return "GRAPHQL_PARSE_FAILED"
+    if error.message.startswith("Variable "):
+        return "BAD_USER_INPUT"
+    return "GRAPHQL_VALIDATION_FAILED"
+
+
+def _copy(error: GraphQLError, message: str, extensions: dict[str, str]) -> GraphQLError:
+    return GraphQLError(
+        message,
+        nodes=error.nodes,
+        source=error.source,
+        positions=error.positions,
+        path=error.path,
+        original_error=None,
+        extensions={**(error.extensions or {}), **extensions},
+    )
+
+
+class ErrorCodes(SchemaExtension):
+    """Gives every error of an operation a code, and hides internals."""
+
+    def on_operation(self) -> Iterator[None]:
+        yield
+        result = self.execution_context.result
+        if result is None or not result.errors:
+            return
+        context = self.execution_context.context
+        request_id = getattr(context, "request_id", "") or "unknown"
+        result.errors = [classify(error, request_id=request_id) for error in result.errors]

@@ -1,0 +1,111 @@
+"""GraphQL over HTTP: content negotiation, status codes, JSON errors, per-request context.
+
+Follows the GraphQL-over-HTTP spec: GET for queries, POST for everything; a client
+that accepts application/graphql-response+json gets it, with 400 for a request that
+could not run (parse or validation errors); application/json always answers 200.
+"""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+import orjson
+from cross_web import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+from starlette.websockets import WebSocket
+from strawberry.asgi import GraphQL
+from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.types import ExecutionResult
+
+from app.graphql.context import Context
+from app.loaders import Loaders
+
+GRAPHQL_RESPONSE = "application/graphql-response+json"
+JSON = "application/json"
+_MEDIA_TYPE = "og_media_type"
+
+
+def negotiate(accept: str | None) -> str:
+    """application/graphql-response+json when the client prefers it, else JSON."""
+    if not accept:
+        return JSON
+    weights: dict[str, float] = {}
+    for part in accept.split(","):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        weights[media.strip().lower()] = quality
+    preferred = weights.get(GRAPHQL_RESPONSE, 0.0)
+    return GRAPHQL_RESPONSE if preferred > 0 and preferred >= weights.get(JSON, 0.0) else JSON
+
+
+class GraphQLApp(GraphQL[Context, None]):
+    async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
+        state = request.app.state
+        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        if isinstance(response, Response):
+            response.headers["x-request-id"] = request_id
+        return Context(
+            request=request,
+            loaders=Loaders(state.reader),
+            settings=state.settings,
+            request_id=request_id,
+        )
+
+    async def get_sub_response(self, request: Request | WebSocket) -> Response:
+        response = await super().get_sub_response(request)
+        setattr(response, _MEDIA_TYPE, negotiate(request.headers.get("accept")))
+        return response
+
+    async def process_result(
+        self, request: Request, result: ExecutionResult
+    ) -> GraphQLHTTPResponse:
+        processed = process_result(result)
+        if result.data is None and result.errors and all(e.path is None for e in result.errors):
+            # A request error: nothing ran, so the spec says there is no data key.
+            processed.pop("data", None)
+        return processed
+
+    def create_response(
+        self, response_data: GraphQLHTTPResponse | list[GraphQLHTTPResponse], sub_response: Response
+    ) -> Response:
+        response = super().create_response(response_data, sub_response)
+        media_type = getattr(sub_response, _MEDIA_TYPE, JSON)
+        response.headers["content-type"] = f"{media_type}; charset=utf-8"
+        if (
+            media_type == GRAPHQL_RESPONSE
+            and isinstance(response_data, dict)
+            and "data" not in response_data
+        ):
+            response.status_code = 400
+        return response
+
+    def encode_json(self, data: object) -> bytes:
+        return orjson.dumps(data)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Like strawberry's, but a malformed HTTP request gets a JSON error body."""
+        if scope["type"] != "http":
+            await super().__call__(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        try:
+            response = await self.run(request)
+        except HTTPException as exc:
+            body = {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]}
+            response = Response(orjson.dumps(body), exc.status_code, media_type=JSON)
+            if exc.status_code == 405:
+                response.headers["allow"] = "GET, POST"
+        await response(scope, receive, send)
+
+
+__all__ = ["GraphQLApp", "negotiate"]

@@ -1,0 +1,84 @@
+"""Root fields for orders, and the orders connection on User."""
+
+from __future__ import annotations
+
+import uuid
+
+import strawberry
+
+from app.graphql.connections import PageArgs, paging, root_connection
+from app.graphql.context import Info
+from app.graphql.orders.types import Order, OrderFilter, OrderOrder
+from app.graphql.relay import After, Before, Connection, First, Last, build_connection, pk_of
+from app.queries import orders
+from app.queries.keyset import Ordering
+
+DEFAULT_ORDER = Ordering(orders.SORT_KEYS["CREATED_AT"], descending=True)
+
+
+async def user_orders(
+    info: Info,
+    *,
+    user_id: uuid.UUID,
+    first: int | None,
+    after: str | None,
+    last: int | None,
+    before: str | None,
+    filter: OrderFilter | None,
+    order_by: OrderOrder | None,
+) -> Connection[Order]:
+    """One user's page of orders, batched with every other user's on the same level."""
+    codec, window = paging(
+        info,
+        entity="Order",
+        args=PageArgs(first, after, last, before),
+        order_by=order_by,
+        keys=orders.SORT_KEYS,
+        default=DEFAULT_ORDER,
+    )
+    where = filter.to_query() if filter else None
+    loaders = info.context.loaders
+    page = await loaders.orders_page_by_user_id(where, window).load(user_id)
+    return build_connection(
+        page,
+        codec=codec,
+        node=Order.from_record,
+        count=lambda: loaders.order_count_by_user_id(where).load(user_id),
+    )
+
+
+@strawberry.type
+class OrderQuery:
+    @strawberry.field(description="All orders, newest first unless orderBy says otherwise.")
+    async def orders(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: OrderFilter | None = None,
+        order_by: OrderOrder | None = None,
+    ) -> Connection[Order]:
+        codec, window = paging(
+            info,
+            entity="Order",
+            args=PageArgs(first, after, last, before),
+            order_by=order_by,
+            keys=orders.SORT_KEYS,
+            default=DEFAULT_ORDER,
+        )
+        return await root_connection(
+            info,
+            codec=codec,
+            window=window,
+            where=filter.to_query() if filter else None,
+            fetch_page=orders.orders_page,
+            fetch_count=orders.count_orders,
+            node=Order.from_record,
+        )
+
+    @strawberry.field(description="One order by ID, or null if there is none.")
+    async def order(self, info: Info, id: strawberry.ID) -> Order | None:
+        record = await info.context.loaders.order_by_id.load(pk_of(id, "Order"))
+        return Order.from_record(record) if record else None

@@ -1,0 +1,129 @@
+"""The Order and OrderItem types and their filter and ordering inputs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.inputs import DateTimeRange, MoneyRange
+from app.graphql.products.types import Product
+from app.graphql.relay import Node, OrderDirection, pk_of, to_global_id
+from app.graphql.scalars import Money
+from app.queries.orders import OrderFilter as OrderQueryFilter
+from app.queries.orders import OrderItemRecord, OrderRecord
+
+if TYPE_CHECKING:
+    from app.graphql.users.types import User
+
+
+@strawberry.enum(description="Where an order is in its life.")
+class OrderStatus(Enum):
+    PENDING = "pending"
+    PAID = "paid"
+    SHIPPED = "shipped"
+    DELIVERED = "delivered"
+    CANCELLED = "cancelled"
+
+
+@strawberry.type(description="One line of an order: a product, how many, at what price.")
+class OrderItem(Node):
+    pk: strawberry.Private[uuid.UUID]
+    product_pk: strawberry.Private[uuid.UUID]
+    quantity: int
+    unit_price: Money = strawberry.field(
+        description="The product's price when the order was placed."
+    )
+
+    @classmethod
+    def from_record(cls, record: OrderItemRecord) -> OrderItem:
+        return cls(
+            id=to_global_id("OrderItem", record.id),
+            pk=record.id,
+            product_pk=record.product_id,
+            quantity=record.quantity,
+            unit_price=Money(record.unit_price),
+        )
+
+    @strawberry.field(description="The product ordered.")
+    async def product(self, info: Info) -> Product:
+        record = await info.context.loaders.product_by_id.load(self.product_pk)
+        # An item's product is a foreign key: it always exists.
+        assert record is not None
+        return Product.from_record(record)
+
+
+@strawberry.type(description="An order placed by a user.")
+class Order(Node):
+    pk: strawberry.Private[uuid.UUID]
+    user_pk: strawberry.Private[uuid.UUID]
+    status: OrderStatus
+    total: Money
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: OrderRecord) -> Order:
+        return cls(
+            id=to_global_id("Order", record.id),
+            pk=record.id,
+            user_pk=record.user_id,
+            status=OrderStatus(record.status),
+            total=Money(record.total),
+            created_at=record.created_at,
+        )
+
+    @strawberry.field(description="Who placed the order.")
+    async def user(self, info: Info) -> Annotated[User, strawberry.lazy("app.graphql.users.types")]:
+        from app.graphql.users.types import User
+
+        record = await info.context.loaders.user_by_id.load(self.user_pk)
+        assert record is not None
+        return User.from_record(record)
+
+    @strawberry.field(description="The order's lines, in the order they were added.")
+    async def items(self, info: Info) -> list[OrderItem]:
+        records = await info.context.loaders.items_by_order_id.load(self.pk)
+        return [OrderItem.from_record(record) for record in records]
+
+    @strawberry.field(description="Units in the order: the sum of its items' quantities.")
+    async def item_count(self, info: Info) -> int:
+        records = await info.context.loaders.items_by_order_id.load(self.pk)
+        return sum(record.quantity for record in records)
+
+
+@strawberry.enum(description="Fields an orders connection can be ordered by.")
+class OrderOrderField(Enum):
+    CREATED_AT = "created_at"
+    TOTAL = "total"
+
+
+@strawberry.input(description="How to order orders; ties are broken by id.")
+class OrderOrder:
+    field: OrderOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+@strawberry.input(description="Narrows an orders connection; all given conditions must hold.")
+class OrderFilter:
+    status: list[OrderStatus] | None = strawberry.field(
+        default=None, description="Any of these statuses."
+    )
+    user_id: strawberry.ID | None = strawberry.field(default=None, description="A User ID.")
+    created_at: DateTimeRange | None = None
+    total: MoneyRange | None = None
+
+    def to_query(self) -> OrderQueryFilter:
+        return OrderQueryFilter(
+            statuses=tuple(status.value for status in self.status)
+            if self.status is not None
+            else None,
+            user_id=pk_of(self.user_id, "User", argument="filter.userId") if self.user_id else None,
+            created_at=self.created_at.to_query(field="filter.createdAt")
+            if self.created_at
+            else None,
+            total=self.total.to_query() if self.total else None,
+        )

@@ -1,0 +1,79 @@
+"""The Product type and its filter and ordering inputs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+
+import strawberry
+
+from app.graphql.inputs import DateTimeRange, MoneyRange
+from app.graphql.relay import Node, OrderDirection, to_global_id
+from app.graphql.scalars import Money
+from app.queries.products import ProductFilter as ProductQueryFilter
+from app.queries.products import ProductRecord
+
+
+@strawberry.type(description="Something for sale.")
+class Product(Node):
+    pk: strawberry.Private[uuid.UUID]
+    sku: str = strawberry.field(
+        description="Stock-keeping unit: upper-case letters, digits, dashes."
+    )
+    name: str
+    description: str
+    price: Money
+    stock: int = strawberry.field(description="Units available to order.")
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: ProductRecord) -> Product:
+        return cls(
+            id=to_global_id("Product", record.id),
+            pk=record.id,
+            sku=record.sku,
+            name=record.name,
+            description=record.description,
+            price=Money(record.price),
+            stock=record.stock,
+            created_at=record.created_at,
+        )
+
+
+@strawberry.enum(description="Fields a products connection can be ordered by.")
+class ProductOrderField(Enum):
+    CREATED_AT = "created_at"
+    NAME = "name"
+    PRICE = "price"
+    SKU = "sku"
+
+
+@strawberry.input(description="How to order products; ties are broken by id.")
+class ProductOrder:
+    field: ProductOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+@strawberry.input(description="Narrows a products connection; all given conditions must hold.")
+class ProductFilter:
+    search: str | None = strawberry.field(
+        default=None,
+        description='Full-text search over name and description: words, "quoted phrases", '
+        "OR, and -excluded words.",
+    )
+    price: MoneyRange | None = None
+    in_stock: bool | None = strawberry.field(
+        default=None, description="true: stock > 0; false: sold out."
+    )
+    created_at: DateTimeRange | None = None
+
+    def to_query(self) -> ProductQueryFilter:
+        return ProductQueryFilter(
+            search=self.search,
+            price=self.price.to_query() if self.price else None,
+            in_stock=self.in_stock,
+            created_at=self.created_at.to_query(field="filter.createdAt")
+            if self.created_at
+            else None,
+        )

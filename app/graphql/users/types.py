@@ -1,0 +1,108 @@
+"""The User type and its filter and ordering inputs."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from enum import Enum
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+
+from app.graphql.context import Info
+from app.graphql.inputs import DateTimeRange
+from app.graphql.orders.queries import user_orders
+from app.graphql.relay import (
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    Node,
+    OrderDirection,
+    to_global_id,
+)
+from app.queries.users import UserFilter as UserQueryFilter
+from app.queries.users import UserRecord
+
+if TYPE_CHECKING:
+    from app.graphql.orders.types import Order, OrderFilter, OrderOrder
+
+
+@strawberry.enum(description="What a user may do.")
+class Role(Enum):
+    USER = "user"
+    ADMIN = "admin"
+
+
+@strawberry.type(description="Someone who places orders.")
+class User(Node):
+    pk: strawberry.Private[uuid.UUID]
+    email: str
+    name: str
+    role: Role
+    created_at: datetime
+
+    @classmethod
+    def from_record(cls, record: UserRecord) -> User:
+        return cls(
+            id=to_global_id("User", record.id),
+            pk=record.id,
+            email=record.email,
+            name=record.name,
+            role=Role(record.role),
+            created_at=record.created_at,
+        )
+
+    @strawberry.field(description="This user's orders, newest first unless orderBy says otherwise.")
+    async def orders(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: Annotated[OrderFilter, strawberry.lazy("app.graphql.orders.types")] | None = None,
+        order_by: Annotated[OrderOrder, strawberry.lazy("app.graphql.orders.types")] | None = None,
+    ) -> Connection[Annotated[Order, strawberry.lazy("app.graphql.orders.types")]]:
+        return await user_orders(
+            info,
+            user_id=self.pk,
+            first=first,
+            after=after,
+            last=last,
+            before=before,
+            filter=filter,
+            order_by=order_by,
+        )
+
+
+@strawberry.enum(description="Fields a users connection can be ordered by.")
+class UserOrderField(Enum):
+    CREATED_AT = "created_at"
+    EMAIL = "email"
+    NAME = "name"
+
+
+@strawberry.input(description="How to order users; ties are broken by id.")
+class UserOrder:
+    field: UserOrderField
+    direction: OrderDirection = OrderDirection.ASC
+
+
+@strawberry.input(description="Narrows a users connection; all given conditions must hold.")
+class UserFilter:
+    email: str | None = strawberry.field(default=None, description="Case-insensitive substring.")
+    name: str | None = strawberry.field(default=None, description="Case-insensitive substring.")
+    role: Role | None = None
+    created_at: DateTimeRange | None = None
+
+    def to_query(self) -> UserQueryFilter:
+        return UserQueryFilter(
+            email=self.email,
+            name=self.name,
+            role=self.role.value if self.role else None,
+            created_at=self.created_at.to_query(field="filter.createdAt")
+            if self.created_at
+            else None,
+        )

@@ -1,0 +1,86 @@
+"""The loaders of one request: keyed lookups, and per-argument page loaders."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any, Generic, TypeVar
+
+from aiodataloader import DataLoader
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from app.db.engine import connect
+from app.queries import orders, products, users
+from app.queries.keyset import Page, Window
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class Loader(Generic[K, V]):
+    """A typed DataLoader over `fetch(conn, keys) -> one result per key, in key order`."""
+
+    def __init__(
+        self,
+        engine: AsyncEngine,
+        fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[list[V]]],
+    ) -> None:
+        async def batch(keys: list[K]) -> list[V]:
+            async with connect(engine) as conn:
+                return await fetch(conn, keys)
+
+        self._loader = DataLoader(batch, max_batch_size=1000)
+
+    def load(self, key: K) -> Awaitable[V]:
+        result: Awaitable[V] = self._loader.load(key)
+        return result
+
+    def load_many(self, keys: Sequence[K]) -> Awaitable[list[V]]:
+        result: Awaitable[list[V]] = self._loader.load_many(keys)
+        return result
+
+
+class Loaders:
+    """Everything one request reads, batched per level of the query."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine
+        self.user_by_id = Loader(engine, users.users_by_id)
+        self.product_by_id = Loader(engine, products.products_by_id)
+        self.order_by_id = Loader(engine, orders.orders_by_id)
+        self.order_item_by_id = Loader(engine, orders.items_by_id)
+        self.items_by_order_id = Loader(engine, orders.items_by_order_id)
+        self._keyed: dict[tuple[Any, ...], Loader[Any, Any]] = {}
+
+    def orders_page_by_user_id(
+        self, where: orders.OrderFilter | None, window: Window
+    ) -> Loader[uuid.UUID, Page[orders.OrderRecord]]:
+        """Pages of each user's orders; one loader (one statement) per argument set."""
+
+        async def fetch(
+            conn: AsyncConnection, keys: Sequence[uuid.UUID]
+        ) -> list[Page[orders.OrderRecord]]:
+            return await orders.orders_pages_by_user_id(conn, keys, where=where, window=window)
+
+        return self._memo(("orders_page_by_user_id", where, window), fetch)
+
+    def order_count_by_user_id(self, where: orders.OrderFilter | None) -> Loader[uuid.UUID, int]:
+        async def fetch(conn: AsyncConnection, keys: Sequence[uuid.UUID]) -> list[int]:
+            return await orders.count_orders_by_user_id(conn, keys, where=where)
+
+        return self._memo(("order_count_by_user_id", where), fetch)
+
+    def _memo(
+        self,
+        key: tuple[Any, ...],
+        fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[list[V]]],
+    ) -> Loader[K, V]:
+        loader = self._keyed.get(key)
+        if loader is None:
+            loader = self._keyed[key] = Loader(self.engine, fetch)
+        return loader
+
+    async def run(self, read: Callable[[AsyncConnection], Awaitable[V]]) -> V:
+        """One unbatched read (a root connection page or count) on its own connection."""
+        async with connect(self.engine) as conn:
+            return await read(conn)

@@ -1,0 +1,74 @@
+"""Filter building blocks shared by every domain: ranges and substring matches."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy.dialects.postgresql import ARRAY
+
+from app.errors import BadInput
+
+
+@dataclass(frozen=True, slots=True)
+class TimeRange:
+    """start inclusive, end exclusive."""
+
+    start: datetime | None = None
+    end: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MoneyRange:
+    """Both bounds inclusive."""
+
+    min: Decimal | None = None
+    max: Decimal | None = None
+
+
+def time_range(
+    column: ColumnElement[Any], value: TimeRange | None, *, field: str
+) -> list[ColumnElement[bool]]:
+    if value is None:
+        return []
+    if value.start is not None and value.end is not None and value.start >= value.end:
+        raise BadInput(f"`{field}.from` must be earlier than `{field}.to`.", field=field)
+    conditions: list[ColumnElement[bool]] = []
+    if value.start is not None:
+        conditions.append(column >= value.start)
+    if value.end is not None:
+        conditions.append(column < value.end)
+    return conditions
+
+
+def money_range(
+    column: ColumnElement[Any], value: MoneyRange | None, *, field: str
+) -> list[ColumnElement[bool]]:
+    if value is None:
+        return []
+    if value.min is not None and value.max is not None and value.min > value.max:
+        raise BadInput(f"`{field}.min` must not exceed `{field}.max`.", field=field)
+    conditions: list[ColumnElement[bool]] = []
+    if value.min is not None:
+        conditions.append(column >= value.min)
+    if value.max is not None:
+        conditions.append(column <= value.max)
+    return conditions
+
+
+def contains(column: ColumnElement[Any], text: str | None) -> list[ColumnElement[bool]]:
+    """Case-insensitive substring match; % and _ in the input match themselves."""
+    if text is None or not text.strip():
+        return []
+    escaped = text.strip().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return [column.ilike(f"%{escaped}%", escape="\\")]
+
+
+def one_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+    """`column = ANY($1)` with one array parameter: the same SQL text for any number of
+    keys, so PostgreSQL and asyncpg reuse one prepared statement."""
+    return column == any_(bindparam(None, list(values), type_=ARRAY(column.type)))

@@ -1,0 +1,76 @@
+"""Reading users."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.users import users
+from app.queries.filters import TimeRange, contains, one_of, time_range
+from app.queries.keyset import Page, SortKey, Window, apply_window, to_page
+
+
+@dataclass(frozen=True, slots=True)
+class UserRecord:
+    id: uuid.UUID
+    email: str
+    name: str
+    role: str
+    created_at: datetime
+    updated_at: datetime
+    version: int
+
+
+COLUMNS = [getattr(users.c, name) for name in UserRecord.__dataclass_fields__]
+
+
+@dataclass(frozen=True, slots=True)
+class UserFilter:
+    email: str | None = None
+    name: str | None = None
+    role: str | None = None
+    created_at: TimeRange | None = None
+
+
+SORT_KEYS = {
+    key.name: key
+    for key in (
+        SortKey("CREATED_AT", "created_at", datetime),
+        SortKey("EMAIL", "email", str),
+        SortKey("NAME", "name", str),
+    )
+}
+
+
+def conditions(where: UserFilter | None) -> list[ColumnElement[bool]]:
+    if where is None:
+        return []
+    result = [*contains(users.c.email, where.email), *contains(users.c.name, where.name)]
+    if where.role is not None:
+        result.append(users.c.role == where.role)
+    result += time_range(users.c.created_at, where.created_at, field="filter.createdAt")
+    return result
+
+
+async def users_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[UserRecord | None]:
+    rows = await conn.execute(select(*COLUMNS).where(one_of(users.c.id, ids)))
+    found = {row[0]: UserRecord(*row) for row in rows}
+    return [found.get(user_id) for user_id in ids]
+
+
+async def users_page(
+    conn: AsyncConnection, *, where: UserFilter | None, window: Window
+) -> Page[UserRecord]:
+    stmt = apply_window(select(*COLUMNS).where(*conditions(where)), users, window)
+    rows = await conn.execute(stmt)
+    return to_page([UserRecord(*row) for row in rows], window)
+
+
+async def count_users(conn: AsyncConnection, *, where: UserFilter | None) -> int:
+    stmt = select(func.count()).select_from(users).where(*conditions(where))
+    return int((await conn.execute(stmt)).scalar_one())

@@ -1,0 +1,61 @@
+"""Settings: the only module that reads the environment. Read once, then frozen."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Every setting ordergraph reads; each maps to the upper-case environment variable."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", frozen=True)
+
+    database_url: SecretStr | None = Field(
+        default=None,
+        description="postgresql+asyncpg://user:pass@host:port/db; unset starts an embedded "
+        "PostgreSQL under DATA_DIR.",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="Where embedded servers keep data.")
+    host: str = Field(default="127.0.0.1", description="Address to listen on.")
+    port: int = Field(default=8000, ge=1, le=65535, description="Port to listen on.")
+    web_concurrency: int = Field(default=1, ge=1, description="Worker processes for serve.")
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    db_pool_size: int = Field(default=10, ge=1, description="Connections kept per worker.")
+    db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    db_statement_timeout_ms: int = Field(
+        default=15_000, ge=0, description="PostgreSQL statement_timeout; 0 disables it."
+    )
+    db_connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout.")
+    default_page_size: int = Field(default=20, ge=1, description="Page size without first/last.")
+    max_page_size: int = Field(default=100, ge=1, description="Largest first/last accepted.")
+    max_query_depth: int = Field(default=12, ge=2, description="Deepest selection accepted.")
+    max_query_tokens: int = Field(default=5_000, ge=100, description="Largest document.")
+    graphiql: bool = Field(default=True, description="Serve GraphiQL on GET /graphql.")
+    cors_origins: tuple[str, ...] = Field(
+        default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
+    )
+
+    @field_validator("database_url")
+    @classmethod
+    def _asyncpg_driver(cls, value: SecretStr | None) -> SecretStr | None:
+        """Accept postgres:// and postgresql:// too, and point them at asyncpg."""
+        if value is None or not value.get_secret_value():
+            return None
+        url = value.get_secret_value()
+        for prefix in ("postgres://", "postgresql://"):
+            if url.startswith(prefix):
+                url = "postgresql+asyncpg://" + url[len(prefix) :]
+        if not url.startswith("postgresql+asyncpg://"):
+            raise ValueError("DATABASE_URL must start with postgresql+asyncpg://")
+        return SecretStr(url)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read from the environment on first use."""
+    return Settings()
