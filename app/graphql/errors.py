@@ -26,6 +26,11 @@ def classify(error: GraphQLError, *, request_id: str) -> GraphQLError:
         if original.field:
             extensions["field"] = original.field
         return _copy(error, original.message, extensions)
+    if error.path is None:
+        # Not from a resolver: the request could not run (parse, validation, variables).
+        if error.extensions and "code" in error.extensions:
+            return error
+        return _copy(error, error.message, {"code": _request_error_code(error)})
     if original is not None:
         log.error(
             "Unhandled error in %s (request %s)",
@@ -38,9 +43,7 @@ def classify(error: GraphQLError, *, request_id: str) -> GraphQLError:
             f"Internal server error (request id {request_id}); this is a bug on our side.",
             {"code": "INTERNAL", "requestId": request_id},
         )
-    if error.extensions and "code" in error.extensions:
-        return error
-    return _copy(error, error.message, {"code": _request_error_code(error)})
+    return error
 
 
 def _request_error_code(error: GraphQLError) -> str:

@@ -6,15 +6,15 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter, ParserCache, QueryDepthLimiter, ValidationCache
+from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter, ValidationCache
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.graphql.errors import ErrorCodes
-from app.graphql.scalars import MONEY, Money
 from app.graphql.node import NodeQuery
 from app.graphql.orders.queries import OrderQuery
 from app.graphql.products.queries import ProductQuery
+from app.graphql.scalars import MONEY, Money
 from app.graphql.users.queries import UserQuery
 from app.settings import Settings
 
@@ -32,12 +32,14 @@ class Schema(strawberry.Schema):
 
 
 def build_schema(settings: Settings) -> Schema:
+    # Factories, not instances: each request gets fresh extension state. The validation
+    # cache lives at module level, so it is still shared. No ParserCache: it raises
+    # syntax errors outside on_operation, where ErrorCodes cannot give them a code.
     extensions: list[Any] = [
+        lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
+        lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
+        lambda: ValidationCache(maxsize=256),
         ErrorCodes,
-        QueryDepthLimiter(max_depth=settings.max_query_depth),
-        MaxTokensLimiter(max_token_count=settings.max_query_tokens),
-        ParserCache(maxsize=256),
-        ValidationCache(maxsize=256),
     ]
     return Schema(
         query=Query,

@@ -1,0 +1,140 @@
+"""Shared fixtures: a real PostgreSQL, a migrated template, seeded and empty databases,
+and an in-process client for the app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from app.db import migrate
+from app.db.seed import SeedSpec, seed
+from app.main import create_app
+from app.settings import Settings
+from tests import postgres
+
+# The standard data set: small enough to compare with SQL, big enough to page through.
+STANDARD = SeedSpec(users=30, orders_per_user=4, items_per_order=3, products=40, seed=7)
+
+
+@pytest.fixture(scope="session")
+def server_url() -> Iterator[str]:
+    with postgres.find_server() as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+async def template_db(server_url: str) -> AsyncIterator[str]:
+    """A migrated, empty database to clone (CREATE DATABASE ... TEMPLATE is fast)."""
+    name = postgres.unique_name("template")
+    url = await postgres.create_database(server_url, name)
+    try:
+        await asyncio.to_thread(migrate.upgrade, url)
+        yield name
+    finally:
+        await postgres.drop_database(server_url, name)
+
+
+@pytest.fixture(scope="session")
+async def seeded_url(server_url: str, template_db: str) -> AsyncIterator[str]:
+    """The standard data set, shared by every test that only reads."""
+    name = postgres.unique_name("seeded")
+    url = await postgres.create_database(server_url, name, template=template_db)
+    engine = create_async_engine(url)
+    try:
+        async with engine.begin() as conn:
+            await seed(conn, STANDARD)
+        await engine.dispose()
+        yield url
+    finally:
+        await engine.dispose()
+        await postgres.drop_database(server_url, name)
+
+
+@pytest.fixture
+async def empty_url(server_url: str, template_db: str) -> AsyncIterator[str]:
+    """A migrated database of the test's own, for tests that write."""
+    name = postgres.unique_name("empty")
+    url = await postgres.create_database(server_url, name, template=template_db)
+    try:
+        yield url
+    finally:
+        await postgres.drop_database(server_url, name)
+
+
+@pytest.fixture
+async def engine(seeded_url: str) -> AsyncIterator[AsyncEngine]:
+    """A direct engine on the seeded database, to compute expected answers in SQL."""
+    engine = create_async_engine(seeded_url)
+    yield engine
+    await engine.dispose()
+
+
+class StatementLog:
+    """Counts the SQL statements the app's engine sends."""
+
+    def __init__(self) -> None:
+        self.statements: list[str] = []
+
+    def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        self.statements.append(statement)
+
+    def clear(self) -> None:
+        self.statements.clear()
+
+
+class Api:
+    """An in-process client for the app; `query` returns the decoded response body."""
+
+    def __init__(self, client: httpx.AsyncClient, statements: StatementLog) -> None:
+        self.client = client
+        self.statements = statements
+
+    async def query(self, document: str, variables: dict[str, Any] | None = None) -> Any:
+        response = await self.client.post(
+            "/graphql", json={"query": document, "variables": variables}
+        )
+        assert response.status_code == 200, response.text
+        return response.json()
+
+    async def data(self, document: str, variables: dict[str, Any] | None = None) -> Any:
+        body = await self.query(document, variables)
+        assert "errors" not in body, body["errors"]
+        return body["data"]
+
+    async def error(self, document: str, variables: dict[str, Any] | None = None) -> dict[str, Any]:
+        """The single error a request must produce."""
+        body = await self.query(document, variables)
+        assert len(body.get("errors", [])) == 1, body
+        error: dict[str, Any] = body["errors"][0]
+        return error
+
+
+@contextlib.asynccontextmanager
+async def running_app(url: str, **overrides: Any) -> AsyncIterator[Api]:
+    """The app on `url`, with its lifespan running, served in-process over httpx."""
+    app = create_app(Settings(database_url=url, **overrides))
+    statements = StatementLog()
+    async with app.router.lifespan_context(app):
+        event.listen(app.state.engine.sync_engine, "before_cursor_execute", statements)
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            yield Api(client, statements)
+
+
+@pytest.fixture
+async def api(seeded_url: str) -> AsyncIterator[Api]:
+    async with running_app(seeded_url) as api:
+        yield api
+
+
+@pytest.fixture
+async def empty_api(empty_url: str) -> AsyncIterator[Api]:
+    async with running_app(empty_url) as api:
+        yield api

@@ -1,0 +1,79 @@
+"""The Heavy query: right answers, in a fixed number of statements at any size."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from tests.conftest import Api
+from tests.graphql.operations import HEAVY
+from tests.helpers import pk
+
+
+@pytest.mark.parametrize(("first", "orders"), [(3, 2), (30, 4)])
+async def test_heavy_query_sends_five_statements_at_any_size(
+    api: Api, first: int, orders: int
+) -> None:
+    api.statements.clear()
+    data = await api.data(HEAVY, {"first": first, "orders": orders})
+
+    edges = data["users"]["edges"]
+    assert len(edges) == first
+    assert sum(len(edge["node"]["orders"]["edges"]) for edge in edges) >= first
+    # users page, totalCount, orders per user, items per order, products
+    assert len(api.statements.statements) == 5, api.statements.statements
+
+
+async def test_total_count_is_not_counted_unless_asked(api: Api) -> None:
+    api.statements.clear()
+    await api.data("{ users(first: 5) { edges { node { id } } } }")
+    assert len(api.statements.statements) == 1
+    assert "count(" not in api.statements.statements[0].lower()
+
+
+async def test_heavy_query_matches_the_database(api: Api, engine: AsyncEngine) -> None:
+    data = await api.data(HEAVY, {"first": 10, "orders": 3})
+    async with engine.connect() as conn:
+        users = (
+            await conn.execute(text("SELECT id, email FROM users ORDER BY created_at, id LIMIT 10"))
+        ).all()
+        total = (await conn.execute(text("SELECT count(*) FROM users"))).scalar_one()
+        assert data["users"]["totalCount"] == total
+        assert data["users"]["pageInfo"]["hasNextPage"] is (total > 10)
+        assert [pk(e["node"]["id"]) for e in data["users"]["edges"]] == [u.id for u in users]
+        for edge, user in zip(data["users"]["edges"], users, strict=True):
+            assert edge["node"]["email"] == user.email
+            expected_orders = (
+                await conn.execute(
+                    text(
+                        "SELECT id, total FROM orders WHERE user_id = :u "
+                        "ORDER BY created_at DESC, id DESC LIMIT 3"
+                    ),
+                    {"u": user.id},
+                )
+            ).all()
+            got = [o["node"] for o in edge["node"]["orders"]["edges"]]
+            assert [pk(o["id"]) for o in got] == [o.id for o in expected_orders]
+            for order, row in zip(got, expected_orders, strict=True):
+                assert Decimal(order["total"]) == row.total
+                items = (
+                    await conn.execute(
+                        text(
+                            "SELECT i.quantity, i.unit_price, p.sku FROM order_items i "
+                            "JOIN products p ON p.id = i.product_id "
+                            "WHERE i.order_id = :o ORDER BY i.id"
+                        ),
+                        {"o": row.id},
+                    )
+                ).all()
+                assert [
+                    (i["quantity"], Decimal(i["unitPrice"]), i["product"]["sku"])
+                    for i in order["items"]
+                ] == [(i.quantity, i.unit_price, i.sku) for i in items]
+                assert (
+                    sum(i["quantity"] * Decimal(i["unitPrice"]) for i in order["items"])
+                    == row.total
+                )
