@@ -46,7 +46,7 @@ def find_server() -> Iterator[str]:
 def _docker_available() -> bool:
     if not os.environ.get("DOCKER_HOST") and not Path("/var/run/docker.sock").exists():
         return False
-    import docker
+    import docker  # type: ignore[import-untyped]
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", ResourceWarning)
@@ -78,10 +78,11 @@ def unique_name(kind: str) -> str:
 
 async def admin_connection(server_url: str) -> asyncpg.Connection:
     url = make_url(server_url)
+    socket_dir = url.query.get("host")
     return await asyncpg.connect(
         user=url.username,
         password=url.password,
-        host=url.query.get("host") or url.host,
+        host=str(socket_dir) if socket_dir else url.host,
         port=url.port,
         database=url.database or "postgres",
     )

@@ -11,7 +11,8 @@ from tests.conftest import Api
 from tests.helpers import gid
 
 NODE = """query($id: ID!) { node(id: $id) { __typename id
-    ... on User { email } ... on Product { sku } ... on Order { total } ... on OrderItem { quantity } } }"""
+    ... on User { email } ... on Product { sku }
+    ... on Order { total } ... on OrderItem { quantity } } }"""
 NODES = "query($ids: [ID!]!) { nodes(ids: $ids) { __typename id } }"
 
 
