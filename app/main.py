@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -38,6 +39,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.settings = settings
         app.state.engine = engine
         app.state.reader = read_only(engine)
+        _tune_gc()
         try:
             yield
         finally:
@@ -68,6 +70,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+
+
+def _tune_gc() -> None:
+    """Keep the collector off the hot path.
+
+    A large response allocates tens of thousands of short-lived objects, and the
+    default threshold (700) runs the cycle collector dozens of times per request over
+    every long-lived object of the process. Freezing what start-up made and raising
+    the threshold took the Heavy query from 106 to 80 ms here (bench/heavy.py).
+    Reference counting still frees almost everything at once; only cycles wait longer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 100)
 
 
 async def healthz(request: Request) -> JSONResponse:

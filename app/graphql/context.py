@@ -18,6 +18,8 @@ class Context:
     loaders: Loaders
     settings: Settings
     request_id: str = field(default="")
+    # Look-ahead answers for this request's document (app.graphql.lookahead).
+    lookahead: dict[tuple[object, ...], bool] = field(default_factory=dict)
 
 
 Info = StrawberryInfo[Context, None]

@@ -77,3 +77,25 @@ async def test_heavy_query_matches_the_database(api: Api, engine: AsyncEngine) -
                     sum(i["quantity"] * Decimal(i["unitPrice"]) for i in order["items"])
                     == row.total
                 )
+
+
+async def test_children_are_loaded_only_when_asked(api: Api) -> None:
+    query = "{ users(first: 10) { edges { node { orders(first: 3) { edges { node { id } } } } } } }"
+    api.statements.clear()
+    await api.data(query)
+    assert len(api.statements.statements) == 2  # users page, orders per user
+
+
+async def test_fragments_are_looked_through(api: Api) -> None:
+    query = """
+    query { users(first: 10) { edges { node { ...U } } } }
+    fragment U on User { orders(first: 3) { edges { node { ... on Order { itemCount items {
+        quantity product { sku } } } } } } }
+    """
+    api.statements.clear()
+    data = await api.data(query)
+    orders = [o["node"] for e in data["users"]["edges"] for o in e["node"]["orders"]["edges"]]
+    assert orders
+    assert all(o["itemCount"] == sum(i["quantity"] for i in o["items"]) for o in orders)
+    assert all(item["product"]["sku"] for o in orders for item in o["items"])
+    assert len(api.statements.statements) == 4  # users, orders, items, products

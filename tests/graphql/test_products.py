@@ -60,6 +60,11 @@ async def test_products_walk_every_ordering_in_both_directions(
         ({"price": {"min": "100", "max": "500.50"}}, "price BETWEEN 100 AND 500.50", {}),
         ({"price": {"min": 250}}, "price >= 250", {}),
         ({"inStock": True}, "stock > 0", {}),
+        (
+            {"createdAt": {"from": "2026-01-01T00:00:10Z", "to": "2026-01-01T00:00:20Z"}},
+            "created_at >= '2026-01-01T00:00:10Z' AND created_at < '2026-01-01T00:00:20Z'",
+            {},
+        ),
         ({"inStock": False}, "stock = 0", {}),
         (
             {"search": "steel", "inStock": True},

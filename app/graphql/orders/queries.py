@@ -8,6 +8,7 @@ import strawberry
 
 from app.graphql.connections import PageArgs, paging, root_connection
 from app.graphql.context import Info
+from app.graphql.orders.prefetch import prefetch_order_children
 from app.graphql.orders.types import Order, OrderFilter, OrderOrder
 from app.graphql.relay import After, Before, Connection, First, Last, build_connection, pk_of
 from app.queries import orders
@@ -39,12 +40,14 @@ async def user_orders(
     where = filter.to_query() if filter else None
     loaders = info.context.loaders
     page = await loaders.orders_page_by_user_id(where, window).load(user_id)
-    return build_connection(
+    connection = build_connection(
         page,
         codec=codec,
         node=Order.from_record,
         count=lambda: loaders.order_count_by_user_id(where).load(user_id),
     )
+    await prefetch_order_children(info, [edge.node for edge in connection.edges], "edges", "node")
+    return connection
 
 
 @strawberry.type
@@ -68,7 +71,7 @@ class OrderQuery:
             keys=orders.SORT_KEYS,
             default=DEFAULT_ORDER,
         )
-        return await root_connection(
+        connection = await root_connection(
             info,
             codec=codec,
             window=window,
@@ -77,6 +80,10 @@ class OrderQuery:
             fetch_count=orders.count_orders,
             node=Order.from_record,
         )
+        await prefetch_order_children(
+            info, [edge.node for edge in connection.edges], "edges", "node"
+        )
+        return connection
 
     @strawberry.field(description="One order by ID, or null if there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:

@@ -38,6 +38,7 @@ class OrderItem(Node):
     unit_price: Money = strawberry.field(
         description="The product's price when the order was placed."
     )
+    prefetched_product: strawberry.Private[Product | None] = None
 
     @classmethod
     def from_record(cls, record: OrderItemRecord) -> OrderItem:
@@ -50,7 +51,12 @@ class OrderItem(Node):
         )
 
     @strawberry.field(description="The product ordered.")
-    async def product(self, info: Info) -> Product:
+    def product(self, info: Info) -> Product:
+        if self.prefetched_product is not None:
+            return self.prefetched_product
+        return self._load_product(info)  # type: ignore[return-value]
+
+    async def _load_product(self, info: Info) -> Product:
         record = await info.context.loaders.product_by_id.load(self.product_pk)
         # An item's product is a foreign key: it always exists.
         assert record is not None
@@ -64,6 +70,7 @@ class Order(Node):
     status: OrderStatus
     total: Money
     created_at: datetime
+    prefetched_items: strawberry.Private[list[OrderItem] | None] = None
 
     @classmethod
     def from_record(cls, record: OrderRecord) -> Order:
@@ -85,12 +92,22 @@ class Order(Node):
         return User.from_record(record)
 
     @strawberry.field(description="The order's lines, in the order they were added.")
-    async def items(self, info: Info) -> list[OrderItem]:
+    def items(self, info: Info) -> list[OrderItem]:
+        if self.prefetched_items is not None:
+            return self.prefetched_items
+        return self._load_items(info)  # type: ignore[return-value]
+
+    @strawberry.field(description="Units in the order: the sum of its items' quantities.")
+    def item_count(self, info: Info) -> int:
+        if self.prefetched_items is not None:
+            return sum(item.quantity for item in self.prefetched_items)
+        return self._count_units(info)  # type: ignore[return-value]
+
+    async def _load_items(self, info: Info) -> list[OrderItem]:
         records = await info.context.loaders.items_by_order_id.load(self.pk)
         return [OrderItem.from_record(record) for record in records]
 
-    @strawberry.field(description="Units in the order: the sum of its items' quantities.")
-    async def item_count(self, info: Info) -> int:
+    async def _count_units(self, info: Info) -> int:
         records = await info.context.loaders.items_by_order_id.load(self.pk)
         return sum(record.quantity for record in records)
 
