@@ -8,6 +8,9 @@ import logging
 import os
 import sys
 
+from pydantic import ValidationError
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import migrate as migrations
@@ -20,7 +23,14 @@ log = logging.getLogger("ordergraph")
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = get_settings()
+    try:
+        settings = get_settings()
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(map(str, error['loc'])).upper()}: {error['msg']}" for error in exc.errors()
+        )
+        sys.stderr.write(f"ordergraph: bad setting: {problems}\n")
+        return 2
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
@@ -31,6 +41,15 @@ def main(argv: list[str] | None = None) -> int:
         sys.stdout.write(print_schema(settings))
         return 0
     url = database_url(settings)
+    try:
+        return _run(args, settings, url)
+    except (OSError, DBAPIError) as exc:
+        where = make_url(url).render_as_string(hide_password=True)
+        log.error("cannot reach PostgreSQL at %s: %s", where, exc.__cause__ or exc)
+        return 1
+
+
+def _run(args: argparse.Namespace, settings: Settings, url: str) -> int:
     if args.command == "migrate":
         if args.action == "down":
             migrations.downgrade(url, args.revision or "-1")

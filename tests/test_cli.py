@@ -71,3 +71,20 @@ def test_serve_without_database_url_uses_embedded_postgres(tmp_path: Path) -> No
     text = log.read_text()
     assert "using embedded PostgreSQL" in text
     assert str(tmp_path / "data") in text
+
+
+def test_unreachable_database_is_one_clear_line_without_the_password() -> None:
+    env = {**os.environ, "DATABASE_URL": "postgresql+asyncpg://u:s3cret@127.0.0.1:1/x"}
+    result = subprocess.run([*ORDERGRAPH, "migrate"], env=env, capture_output=True, text=True)
+    assert result.returncode == 1
+    assert "cannot reach PostgreSQL at postgresql+asyncpg://u:***@127.0.0.1:1/x" in result.stderr
+    assert "s3cret" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_bad_setting_names_the_variable() -> None:
+    env = {**os.environ, "PORT": "eighty"}
+    result = subprocess.run([*ORDERGRAPH, "schema"], env=env, capture_output=True, text=True)
+    assert result.returncode == 2
+    assert "PORT" in result.stderr
+    assert "Traceback" not in result.stderr

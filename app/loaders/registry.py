@@ -29,7 +29,9 @@ class Loader(Generic[K, V]):
             async with connect(engine) as conn:
                 return await fetch(conn, keys)
 
-        self._loader = DataLoader(batch, max_batch_size=1000)
+        # No max_batch_size: a level is one statement however many keys it has (the
+        # keys travel as one array parameter, so the statement text stays the same).
+        self._loader = DataLoader(batch)
 
     def load(self, key: K) -> Awaitable[V]:
         result: Awaitable[V] = self._loader.load(key)
