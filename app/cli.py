@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import logging
 import os
+import signal
 import sys
 
 from pydantic import ValidationError
@@ -74,8 +75,9 @@ def database_url(settings: Settings) -> str:
     if settings.database_url is not None:
         return settings.database_url.get_secret_value()
     url = start_embedded_postgres(settings.data_dir)
-    # Worker processes read settings afresh: hand them the embedded server's address.
+    # The app (and each worker process) reads settings afresh: hand it this address.
     os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
     return url
 
 
@@ -92,6 +94,9 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
     log.info(
         "GraphiQL on http://%s:%s/graphql (%d worker%s)", host, port, workers, "s"[: workers > 1]
     )
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally instead, so
+    # atexit handlers run and an embedded PostgreSQL stops with us.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     uvicorn.run(
         "app.main:create_app",
         factory=True,

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.graphql.operations import HEAVY
 from tests.graphql.test_schema import SCHEMA_FILE
@@ -30,7 +31,10 @@ def test_schema_command_prints_the_contract() -> None:
     assert output.stdout == SCHEMA_FILE.read_text()
 
 
-def test_serve_without_database_url_uses_embedded_postgres(tmp_path: Path) -> None:
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])
+def test_serve_without_database_url_uses_embedded_postgres(
+    tmp_path: Path, stop: signal.Signals
+) -> None:
     """No DATABASE_URL: an embedded PostgreSQL, migrated and seeded, serves Heavy."""
     port = free_port()
     env = {k: v for k, v in os.environ.items() if k != "DATABASE_URL"}
@@ -66,11 +70,13 @@ def test_serve_without_database_url_uses_embedded_postgres(tmp_path: Path) -> No
             assert data["edges"][0]["node"]["email"] == "admin@example.com"
             assert data["edges"][0]["node"]["orders"]["edges"][0]["node"]["items"]
         finally:
-            process.send_signal(signal.SIGINT)
+            process.send_signal(stop)
             process.wait(timeout=30)
     text = log.read_text()
-    assert "using embedded PostgreSQL" in text
+    assert text.count("using embedded PostgreSQL") == 1, text
     assert str(tmp_path / "data") in text
+    # The embedded server stopped with us: its pid file is gone.
+    assert not (tmp_path / "data" / "postgres" / "postmaster.pid").exists()
 
 
 def test_unreachable_database_is_one_clear_line_without_the_password() -> None:
