@@ -26,21 +26,7 @@ from pathlib import Path
 
 import httpx
 
-HEAVY = """query Heavy($first: Int!, $orders: Int!) {
-  users(first: $first) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { cursor node {
-      id email name
-      orders(first: $orders) {
-        edges { node {
-          id status total createdAt
-          items { quantity unitPrice product { id sku name price } }
-        } }
-      }
-    } }
-  }
-}"""
+HEAVY = (Path(__file__).parent / "heavy.graphql").read_text()
 
 
 def main() -> None:

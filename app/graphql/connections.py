@@ -1,16 +1,28 @@
-"""Resolving root connections: arguments -> window -> one page query, count on demand."""
+"""Root connections: arguments -> window -> one page query, count on demand.
 
-from __future__ import annotations
+No `from __future__ import annotations` here: `list_field` builds a resolver whose
+argument types are only known at run time, so its annotations must be real objects.
+"""
 
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
+import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.graphql.context import Info
-from app.graphql.relay import Connection, OrderDirection, build_connection, window_of
+from app.graphql.relay import (
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    OrderDirection,
+    build_connection,
+    window_of,
+)
 from app.queries.keyset import CursorCodec, Ordering, Page, SortKey, Window
 
 NodeT = TypeVar("NodeT")
@@ -83,3 +95,59 @@ async def root_connection(
 
     page = await loaders.run(read_page)
     return build_connection(page, codec=codec, node=node, count=lambda: loaders.run(read_count))
+
+
+class FilterInput(Protocol):
+    def to_query(self) -> Any: ...
+
+
+def list_field(
+    *,
+    entity: str,
+    node: Any,
+    filter_input: type[FilterInput],
+    order_input: type[OrderInput],
+    keys: dict[str, SortKey],
+    default: Ordering,
+    fetch_page: Callable[..., Awaitable[Page[Any]]],
+    fetch_count: Callable[..., Awaitable[int]],
+    description: str,
+    prefetch: Callable[[Info, list[Any]], Awaitable[None]] | None = None,
+) -> Any:
+    """A root list field: `name(first after last before filter orderBy): XConnection!`.
+
+    `node` is the Strawberry type, built from each record by its `from_record`;
+    `prefetch`, if given, loads the nodes' children for the whole page at once.
+    """
+
+    async def resolve(
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+        filter: filter_input | None = None,  # type: ignore[valid-type]
+        order_by: order_input | None = None,  # type: ignore[valid-type]
+    ) -> Connection[node]:
+        codec, window = paging(
+            info,
+            entity=entity,
+            args=PageArgs(first, after, last, before),
+            order_by=order_by,
+            keys=keys,
+            default=default,
+        )
+        connection = await root_connection(
+            info,
+            codec=codec,
+            window=window,
+            where=filter.to_query() if filter is not None else None,
+            fetch_page=fetch_page,
+            fetch_count=fetch_count,
+            node=node.from_record,
+        )
+        if prefetch is not None:
+            await prefetch(info, [edge.node for edge in connection.edges])
+        return connection
+
+    return strawberry.field(resolver=resolve, description=description)

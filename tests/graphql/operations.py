@@ -1,22 +1,9 @@
 """GraphQL documents shared by tests, as UPPER_SNAKE constants."""
 
-HEAVY = """
-query Heavy($first: Int!, $orders: Int!) {
-  users(first: $first) {
-    totalCount
-    pageInfo { hasNextPage endCursor }
-    edges { cursor node {
-      id email name
-      orders(first: $orders) {
-        edges { node {
-          id status total createdAt
-          items { quantity unitPrice product { id sku name price } }
-        } }
-      }
-    } }
-  }
-}
-"""
+from pathlib import Path
+
+# The benchmark shape of every issue, shared with bench/.
+HEAVY = (Path(__file__).resolve().parents[2] / "bench" / "heavy.graphql").read_text()
 
 USERS = """
 query Users($first: Int, $after: String, $last: Int, $before: String,

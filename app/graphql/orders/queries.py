@@ -6,11 +6,11 @@ import uuid
 
 import strawberry
 
-from app.graphql.connections import PageArgs, paging, root_connection
+from app.graphql.connections import PageArgs, list_field, paging
 from app.graphql.context import Info
 from app.graphql.orders.prefetch import prefetch_order_children
 from app.graphql.orders.types import Order, OrderFilter, OrderOrder
-from app.graphql.relay import After, Before, Connection, First, Last, build_connection, pk_of
+from app.graphql.relay import Connection, build_connection, pk_of
 from app.queries import orders
 from app.queries.keyset import Ordering
 
@@ -50,40 +50,24 @@ async def user_orders(
     return connection
 
 
+async def _prefetch(info: Info, orders: list[Order]) -> None:
+    await prefetch_order_children(info, orders, "edges", "node")
+
+
 @strawberry.type
 class OrderQuery:
-    @strawberry.field(description="All orders, newest first unless orderBy says otherwise.")
-    async def orders(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-        filter: OrderFilter | None = None,
-        order_by: OrderOrder | None = None,
-    ) -> Connection[Order]:
-        codec, window = paging(
-            info,
-            entity="Order",
-            args=PageArgs(first, after, last, before),
-            order_by=order_by,
-            keys=orders.SORT_KEYS,
-            default=DEFAULT_ORDER,
-        )
-        connection = await root_connection(
-            info,
-            codec=codec,
-            window=window,
-            where=filter.to_query() if filter else None,
-            fetch_page=orders.orders_page,
-            fetch_count=orders.count_orders,
-            node=Order.from_record,
-        )
-        await prefetch_order_children(
-            info, [edge.node for edge in connection.edges], "edges", "node"
-        )
-        return connection
+    orders = list_field(
+        entity="Order",
+        node=Order,
+        filter_input=OrderFilter,
+        order_input=OrderOrder,
+        keys=orders.SORT_KEYS,
+        default=DEFAULT_ORDER,
+        fetch_page=orders.orders_page,
+        fetch_count=orders.count_orders,
+        description="All orders, newest first unless orderBy says otherwise.",
+        prefetch=_prefetch,
+    )
 
     @strawberry.field(description="One order by ID, or null if there is none.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
