@@ -104,7 +104,7 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
         port=port,
         workers=workers,
         log_level=settings.log_level,
-        access_log=False,
+        access_log=settings.log_level == "debug",
     )
     return 0
 
