@@ -1,4 +1,4 @@
-"""The `ordergraph` command: serve, migrate, seed, schema."""
+"""The `ordergraph` command: serve, migrate, seed, token, schema."""
 
 from __future__ import annotations
 
@@ -10,13 +10,20 @@ import signal
 import sys
 
 from pydantic import ValidationError
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded_postgres
-from app.db.seed import DatabaseNotEmpty, SeedSpec, is_empty, seed
+from app.db.seed import ADMIN_EMAIL, DatabaseNotEmpty, SeedSpec, is_empty, seed
+from app.db.users import users
+from app.errors import InvalidInput
+from app.services.audit import CLI
+from app.services.tokens import NewToken, create_api_token
+from app.services.validation import validate
+from app.services.writes import transaction
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("ordergraph")
@@ -57,6 +64,14 @@ def _run(args: argparse.Namespace, settings: Settings, url: str) -> int:
         else:
             migrations.upgrade(url, args.revision or "head")
         return 0
+    if args.command == "token":
+        try:
+            secret = asyncio.run(_create_token(url, args.email, args.name, args.expires_in))
+        except InvalidInput as exc:
+            log.error("token: %s", exc.message)
+            return 2
+        sys.stdout.write(secret + "\n")
+        return 0
     if args.command == "seed":
         spec = SeedSpec(
             args.users, args.orders_per_user, args.items_per_order, args.products, args.seed
@@ -88,6 +103,12 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
         migrations.upgrade(url)
     if args.demo_data:
         asyncio.run(_seed(url, SeedSpec(), truncate=False, only_if_empty=True))
+        secret = asyncio.run(_create_token(url, ADMIN_EMAIL, "make run", 1))
+        # Printed for the developer at the console, deliberately not logged.
+        print(
+            f"Admin token for {ADMIN_EMAIL} (valid 1 day):\n  Authorization: Bearer {secret}",
+            flush=True,
+        )
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.web_concurrency
@@ -107,6 +128,20 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
         access_log=settings.log_level == "debug",
     )
     return 0
+
+
+async def _create_token(url: str, email: str, name: str, expires_in: int | None) -> str:
+    engine = create_async_engine(url)
+    try:
+        async with transaction(engine) as conn:
+            user_id = await conn.scalar(select(users.c.id).where(users.c.email == email.lower()))
+            if user_id is None:
+                raise InvalidInput.one("email", "NOT_FOUND", f"no user with email {email}")
+            data = validate(NewToken, name=name, expires_in_days=expires_in)
+            secret, _ = await create_api_token(conn, actor=CLI, user_id=user_id, data=data)
+            return secret
+    finally:
+        await engine.dispose()
 
 
 async def _seed(url: str, spec: SeedSpec, *, truncate: bool, only_if_empty: bool = False) -> None:
@@ -151,6 +186,13 @@ def _parser() -> argparse.ArgumentParser:
     seed_cmd.add_argument("--products", type=int, default=100)
     seed_cmd.add_argument("--seed", type=int, default=1)
     seed_cmd.add_argument("--truncate", action="store_true", help="replace existing data")
+
+    token = commands.add_parser("token", help="API tokens")
+    token_commands = token.add_subparsers(dest="action", required=True)
+    create = token_commands.add_parser("create", help="print a new token for a user")
+    create.add_argument("--email", required=True)
+    create.add_argument("--name", default="CLI token")
+    create.add_argument("--expires-in", type=int, metavar="DAYS", help="default: never")
 
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     return parser

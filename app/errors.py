@@ -3,7 +3,15 @@
     OrdergraphError            base; never raised itself
     ├── BadInput               BAD_USER_INPUT: the request asks for something malformed;
     │                          the message says which argument and how to fix it
+    ├── InvalidInput           a mutation's input breaks rules the caller can fix; becomes
+    │                          the payload's `errors: [{field, code, message}]`, not a
+    │                          GraphQL error (the shape a form needs)
+    ├── Unauthenticated        UNAUTHENTICATED: no valid credentials where some are needed,
+    │                          or credentials that are bad (never a silent anonymous)
+    ├── Forbidden              FORBIDDEN: signed in, but not allowed to do this
     ├── NotFound               NOT_FOUND: no such object, or not one the caller may see
+    ├── Conflict               CONFLICT: the object changed since the caller read it
+    │                          (stale expectedVersion); nothing was written
     └── ServiceUnavailable     SERVICE_UNAVAILABLE: a backing service (PostgreSQL) is down;
                                retrying later succeeds without any change to the request
 
@@ -12,6 +20,8 @@ the log has the stack trace.
 """
 
 from __future__ import annotations
+
+from dataclasses import dataclass
 
 
 class OrdergraphError(Exception):
@@ -27,9 +37,42 @@ class BadInput(OrdergraphError):
     code = "BAD_USER_INPUT"
 
 
+class Unauthenticated(OrdergraphError):
+    code = "UNAUTHENTICATED"
+
+
+class Forbidden(OrdergraphError):
+    code = "FORBIDDEN"
+
+
 class NotFound(OrdergraphError):
     code = "NOT_FOUND"
 
 
+class Conflict(OrdergraphError):
+    code = "CONFLICT"
+
+
 class ServiceUnavailable(OrdergraphError):
     code = "SERVICE_UNAVAILABLE"
+
+
+@dataclass(frozen=True, slots=True)
+class FieldProblem:
+    """One thing wrong with a mutation's input, for the form that sent it."""
+
+    field: str
+    code: str
+    message: str
+
+
+class InvalidInput(OrdergraphError):
+    code = "INVALID_INPUT"
+
+    def __init__(self, problems: list[FieldProblem]) -> None:
+        super().__init__("; ".join(f"{p.field}: {p.message}" for p in problems))
+        self.problems = problems
+
+    @classmethod
+    def one(cls, field: str, code: str, message: str) -> InvalidInput:
+        return cls([FieldProblem(field, code, message)])

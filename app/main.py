@@ -15,6 +15,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
+from app.auth.authenticate import Authenticator
 from app.db.embedded import start_embedded_postgres
 from app.db.engine import connect, create_engine, read_only
 from app.errors import ServiceUnavailable
@@ -39,6 +40,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.settings = settings
         app.state.engine = engine
         app.state.reader = read_only(engine)
+        app.state.authenticator = Authenticator(settings, app.state.reader)
         _tune_gc()
         try:
             yield

@@ -36,6 +36,23 @@ class Settings(BaseSettings):
     max_query_depth: int = Field(default=12, ge=2, description="Deepest selection accepted.")
     max_query_tokens: int = Field(default=5_000, ge=100, description="Largest document.")
     graphiql: bool = Field(default=True, description="Serve GraphiQL on GET /graphql.")
+    jwt_secret: SecretStr | None = Field(
+        default=None, description="Accept HS256 JWTs signed with this secret."
+    )
+    jwt_public_key: str | None = Field(
+        default=None, description="Accept RS256 JWTs verified with this PEM public key."
+    )
+    jwt_audience: str | None = Field(default=None, description="Required JWT `aud`.")
+    jwt_issuer: str | None = Field(default=None, description="Required JWT `iss`.")
+    jwt_email_claim: str = Field(
+        default="email", description="JWT claim that names the user by email."
+    )
+    auth_cache_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="How long a process trusts a checked token before asking the database "
+        "again (revocation elsewhere takes effect within this time); 0 disables.",
+    )
     cors_origins: tuple[str, ...] = Field(
         default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
     )

@@ -10,12 +10,16 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, text
+from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.db import migrate
-from app.db.seed import SeedSpec, seed
+from app.db.seed import ADMIN_EMAIL, SeedSpec, seed
 from app.main import create_app
+from app.services.audit import CLI
+from app.services.tokens import NewToken, create_api_token
+from app.services.writes import transaction
 from app.settings import Settings
 from tests import postgres
 
@@ -90,18 +94,43 @@ class StatementLog:
 
 
 class Api:
-    """An in-process client for the app; `query` returns the decoded response body."""
+    """An in-process client for the app; `query` returns the decoded response body.
 
-    def __init__(self, client: httpx.AsyncClient, statements: StatementLog) -> None:
+    Requests carry `token` (an admin's, for the shared fixtures) unless it is None.
+    """
+
+    def __init__(
+        self, client: httpx.AsyncClient, statements: StatementLog, url: str, token: str | None
+    ) -> None:
         self.client = client
         self.statements = statements
+        self.url = url
+        self.token = token
+
+    def as_(self, token: str | None) -> Api:
+        """The same app, asked by whoever holds `token` (None: anonymous)."""
+        return Api(self.client, self.statements, self.url, token)
+
+    async def as_user(self, email: str) -> Api:
+        return self.as_(await token_for(self.url, email))
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"authorization": f"Bearer {self.token}"} if self.token else {}
 
     async def query(self, document: str, variables: dict[str, Any] | None = None) -> Any:
         response = await self.client.post(
-            "/graphql", json={"query": document, "variables": variables}
+            "/graphql", json={"query": document, "variables": variables}, headers=self.headers
         )
         assert response.status_code == 200, response.text
         return response.json()
+
+    async def counted(self, document: str, variables: dict[str, Any] | None = None) -> Any:
+        """`data`, with `statements` holding only what this request sent once the caller's
+        token is known (verification is cached per process: see AUTH_CACHE_SECONDS)."""
+        await self.data("{ viewer { id } }")
+        self.statements.clear()
+        return await self.data(document, variables)
 
     async def data(self, document: str, variables: dict[str, Any] | None = None) -> Any:
         body = await self.query(document, variables)
@@ -116,16 +145,42 @@ class Api:
         return error
 
 
+async def token_for(url: str, email: str, *, expires_in: int | None = None) -> str:
+    """A fresh API token for the user with `email`, made through the service."""
+    engine = create_async_engine(url)
+    try:
+        async with transaction(engine) as conn:
+            user_id = (
+                await conn.execute(text("SELECT id FROM users WHERE email = :e"), {"e": email})
+            ).scalar_one()
+            secret, _ = await create_api_token(
+                conn,
+                actor=CLI,
+                user_id=user_id,
+                data=NewToken(name="test", expires_in_days=expires_in),
+            )
+            return secret
+    finally:
+        await engine.dispose()
+
+
 @contextlib.asynccontextmanager
-async def running_app(url: str, **overrides: Any) -> AsyncIterator[Api]:
-    """The app on `url`, with its lifespan running, served in-process over httpx."""
+async def running_app(url: str, *, as_admin: bool = True, **overrides: Any) -> AsyncIterator[Api]:
+    """The app on `url`, with its lifespan running, served in-process over httpx.
+
+    Requests are an admin's when the database has admin@example.com, else anonymous.
+    """
     app = create_app(Settings(database_url=url, **overrides))
     statements = StatementLog()
+    token = None
+    if as_admin:
+        with contextlib.suppress(NoResultFound):
+            token = await token_for(url, ADMIN_EMAIL)
     async with app.router.lifespan_context(app):
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", statements)
         transport = httpx.ASGITransport(app=app)
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, statements)
+            yield Api(client, statements, url, token)
 
 
 @pytest.fixture

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -59,9 +60,12 @@ def test_serve_without_database_url_uses_embedded_postgres(
                     pass
                 assert time.monotonic() < deadline, log.read_text()
                 time.sleep(0.5)
+            token = re.search(r"Bearer (og_\S+)", log.read_text())
+            assert token, log.read_text()
             response = httpx.post(
                 f"{base}/graphql",
                 json={"query": HEAVY, "variables": {"first": 5, "orders": 2}},
+                headers={"authorization": f"Bearer {token[1]}"},
                 timeout=30,
             )
             data = response.json()["data"]["users"]

@@ -3,12 +3,16 @@
 from sqlalchemy import (
     CheckConstraint,
     Column,
+    DateTime,
     Enum,
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     Numeric,
+    PrimaryKeyConstraint,
     Table,
+    Text,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -58,4 +62,22 @@ order_items = Table(
     CheckConstraint("unit_price >= 0", name="unit_price_non_negative"),
     Index("ix_order_items_order_id_id", "order_id", "id"),
     Index("ix_order_items_product_id", "product_id"),
+)
+
+# placeOrder's idempotency keys: a retry with the same key returns the first order.
+order_requests = Table(
+    "order_requests",
+    metadata,
+    Column(
+        "user_id", UUID(as_uuid=True), ForeignKey("users.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("idempotency_key", Text, nullable=False),
+    # SHA-256 of the normalised request: the same key with other items is refused.
+    Column("request_hash", LargeBinary, nullable=False),
+    Column(
+        "order_id", UUID(as_uuid=True), ForeignKey("orders.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    PrimaryKeyConstraint("user_id", "idempotency_key"),
+    Index("ix_order_requests_order_id", "order_id"),
 )

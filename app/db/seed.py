@@ -135,7 +135,9 @@ async def seed(
     """Load the data set described by spec in the caller's transaction."""
     spec.check()
     if truncate:
-        await conn.execute(text("TRUNCATE order_items, orders, products, users"))
+        await conn.execute(
+            text("TRUNCATE order_items, order_requests, orders, api_tokens, products, users")
+        )
     elif not await is_empty(conn):
         raise DatabaseNotEmpty("the database already has data; pass --truncate to replace it")
     raw = (await conn.get_raw_connection()).driver_connection

@@ -1,8 +1,19 @@
 """Every table, imported once so the metadata is complete (Alembic and tests use it)."""
 
+from app.db.audit import audit_events
+from app.db.identity import api_tokens
 from app.db.metadata import metadata
-from app.db.orders import order_items, orders
+from app.db.orders import order_items, order_requests, orders
 from app.db.products import products
 from app.db.users import users
 
-__all__ = ["metadata", "order_items", "orders", "products", "users"]
+__all__ = [
+    "api_tokens",
+    "audit_events",
+    "metadata",
+    "order_items",
+    "order_requests",
+    "orders",
+    "products",
+    "users",
+]

@@ -12,6 +12,7 @@ from typing import Any, Protocol, TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.viewer import Viewer
 from app.graphql.context import Info
 from app.graphql.relay import (
     After,
@@ -113,11 +114,14 @@ def list_field(
     fetch_count: Callable[..., Awaitable[int]],
     description: str,
     prefetch: Callable[[Info, list[Any]], Awaitable[None]] | None = None,
+    restrict: Callable[[Viewer, Any], Any] = lambda viewer, where: where,
 ) -> Any:
     """A root list field: `name(first after last before filter orderBy): XConnection!`.
 
     `node` is the Strawberry type, built from each record by its `from_record`;
     `prefetch`, if given, loads the nodes' children for the whole page at once.
+    `restrict(viewer, where)` narrows the query filter to what the viewer may see (or
+    raises); it runs before anything is read, and the count obeys it too.
     """
 
     async def resolve(
@@ -137,11 +141,12 @@ def list_field(
             keys=keys,
             default=default,
         )
+        where = filter.to_query() if filter is not None else None
         connection = await root_connection(
             info,
             codec=codec,
             window=window,
-            where=filter.to_query() if filter is not None else None,
+            where=restrict(info.context.viewer, where),
             fetch_page=fetch_page,
             fetch_count=fetch_count,
             node=node.from_record,

@@ -1,14 +1,18 @@
-"""What every resolver sees: the request, this request's loaders and the settings."""
+"""What every resolver sees: who asks, this request's loaders, and where to write."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.websockets import WebSocket
 from strawberry.types import Info as StrawberryInfo
 
+from app.auth.authenticate import Authenticator
+from app.auth.viewer import RequestMeta, Viewer
 from app.loaders import Loaders
+from app.services.audit import Actor
 from app.settings import Settings
 
 
@@ -17,9 +21,20 @@ class Context:
     request: Request | WebSocket
     loaders: Loaders
     settings: Settings
-    request_id: str = field(default="")
+    viewer: Viewer
+    meta: RequestMeta
+    writer: AsyncEngine
+    authenticator: Authenticator
     # Look-ahead answers for this request's document (app.graphql.lookahead).
     lookahead: dict[tuple[object, ...], bool] = field(default_factory=dict)
+
+    @property
+    def request_id(self) -> str:
+        return self.meta.request_id or ""
+
+    @property
+    def actor(self) -> Actor:
+        return Actor(viewer=self.viewer, meta=self.meta)
 
 
 Info = StrawberryInfo[Context, None]

@@ -20,6 +20,8 @@ from strawberry.asgi import GraphQL
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
 
+from app.auth.viewer import RequestMeta
+from app.errors import ServiceUnavailable, Unauthenticated
 from app.graphql.context import Context
 from app.loaders import Loaders
 
@@ -48,17 +50,35 @@ def negotiate(accept: str | None) -> str:
     return GRAPHQL_RESPONSE if preferred > 0 and preferred >= weights.get(JSON, 0.0) else JSON
 
 
+class AuthenticationFailed(HTTPException):
+    """Bad credentials end the request before anything runs: 401, with the reason."""
+
+    def __init__(self, error: Unauthenticated) -> None:
+        super().__init__(401, error.message)
+
+
 class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
         request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
         if isinstance(response, Response):
             response.headers["x-request-id"] = request_id
+        try:
+            viewer = await state.authenticator.viewer(request.headers.get("authorization"))
+        except Unauthenticated as exc:
+            raise AuthenticationFailed(exc) from None
         return Context(
             request=request,
             loaders=Loaders(state.reader),
             settings=state.settings,
-            request_id=request_id,
+            viewer=viewer,
+            meta=RequestMeta(
+                request_id=request_id,
+                client_addr=request.client.host if request.client else None,
+                user_agent=request.headers.get("user-agent"),
+            ),
+            writer=state.engine,
+            authenticator=state.authenticator,
         )
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -101,10 +121,16 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             response = await self.run(request)
         except HTTPException as exc:
-            body = {"errors": [{"message": exc.reason, "extensions": {"code": "BAD_REQUEST"}}]}
+            code = "UNAUTHENTICATED" if isinstance(exc, AuthenticationFailed) else "BAD_REQUEST"
+            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
             response = Response(orjson.dumps(body), exc.status_code, media_type=JSON)
             if exc.status_code == 405:
                 response.headers["allow"] = "GET, POST"
+            if exc.status_code == 401:
+                response.headers["www-authenticate"] = 'Bearer error="invalid_token"'
+        except ServiceUnavailable as exc:
+            body = {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}
+            response = Response(orjson.dumps(body), 503, media_type=JSON)
         await response(scope, receive, send)
 
 

@@ -3,36 +3,41 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 import strawberry
 
 from app.errors import BadInput
 from app.graphql.context import Info
-from app.graphql.orders.types import Order, OrderItem
+from app.graphql.orders.queries import visible_order
+from app.graphql.orders.types import OrderItem
 from app.graphql.products.types import Product
 from app.graphql.relay import Node, from_global_id
-from app.graphql.users.types import User
-from app.loaders import Loaders
+from app.graphql.users.queries import visible_user
 
 MAX_NODES = 100
 
-_RESOLVERS: dict[str, Callable[[Loaders, Any], Awaitable[Node | None]]] = {}
+
+async def _product(info: Info, pk: uuid.UUID) -> Node | None:
+    record = await info.context.loaders.product_by_id.load(pk)
+    return Product.from_record(record) if record else None
 
 
-def _register(type_name: str, pick: Callable[[Loaders], Any], build: Callable[[Any], Node]) -> None:
-    async def resolve(loaders: Loaders, pk: Any) -> Node | None:
-        record = await pick(loaders).load(pk)
-        return build(record) if record is not None else None
+async def _order_item(info: Info, pk: uuid.UUID) -> Node | None:
+    record = await info.context.loaders.order_item_by_id.load(pk)
+    if record is None or await visible_order(info, record.order_id) is None:
+        return None
+    return OrderItem.from_record(record)
 
-    _RESOLVERS[type_name] = resolve
 
-
-_register("User", lambda loaders: loaders.user_by_id, User.from_record)
-_register("Product", lambda loaders: loaders.product_by_id, Product.from_record)
-_register("Order", lambda loaders: loaders.order_by_id, Order.from_record)
-_register("OrderItem", lambda loaders: loaders.order_item_by_id, OrderItem.from_record)
+# Each type resolves by the same rules as its own root field.
+_RESOLVERS: dict[str, Callable[[Info, uuid.UUID], Awaitable[Node | None]]] = {
+    "User": visible_user,
+    "Product": _product,
+    "Order": visible_order,
+    "OrderItem": _order_item,
+}
 
 
 async def _resolve(info: Info, value: str, argument: str) -> Node | None:
@@ -40,7 +45,7 @@ async def _resolve(info: Info, value: str, argument: str) -> Node | None:
     resolve = _RESOLVERS.get(type_name)
     if resolve is None:
         raise BadInput(f"`{argument}` names no type this API serves.", field=argument)
-    return await resolve(info.context.loaders, pk)
+    return await resolve(info, pk)
 
 
 @strawberry.type

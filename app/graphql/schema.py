@@ -1,4 +1,4 @@
-"""The schema: assembles each domain's Query class, adds limits and error codes."""
+"""The schema: assembles each domain's Query and Mutation classes, adds limits and codes."""
 
 from __future__ import annotations
 
@@ -10,17 +10,27 @@ from strawberry.extensions import MaxTokensLimiter, QueryDepthLimiter, Validatio
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.graphql.audit.queries import AuditQuery
 from app.graphql.errors import ErrorCodes
 from app.graphql.node import NodeQuery
+from app.graphql.orders.mutations import OrderMutation
 from app.graphql.orders.queries import OrderQuery
+from app.graphql.products.mutations import ProductMutation
 from app.graphql.products.queries import ProductQuery
 from app.graphql.scalars import MONEY, Money
+from app.graphql.tokens.mutations import TokenMutation
+from app.graphql.users.mutations import UserMutation
 from app.graphql.users.queries import UserQuery
 from app.settings import Settings
 
 
 @strawberry.type(description="Everything ordergraph can read.")
-class Query(NodeQuery, UserQuery, ProductQuery, OrderQuery):
+class Query(NodeQuery, UserQuery, ProductQuery, OrderQuery, AuditQuery):
+    pass
+
+
+@strawberry.type(description="Every write: validated, one transaction each, audited.")
+class Mutation(UserMutation, ProductMutation, OrderMutation, TokenMutation):
     pass
 
 
@@ -43,6 +53,7 @@ def build_schema(settings: Settings) -> Schema:
     ]
     return Schema(
         query=Query,
+        mutation=Mutation,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={Money: MONEY}),
     )

@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.auth import tokens
 from app.db.engine import connect
 from app.queries import orders, products, users
 from app.queries.keyset import Page, Window
@@ -52,6 +53,7 @@ class Loaders:
         self.order_by_id = Loader(engine, orders.orders_by_id)
         self.order_item_by_id = Loader(engine, orders.items_by_id)
         self.items_by_order_id = Loader(engine, orders.items_by_order_id)
+        self.tokens_by_user_id = Loader(engine, tokens.tokens_by_user_id)
         self._keyed: dict[tuple[Any, ...], Loader[Any, Any]] = {}
 
     def orders_page_by_user_id(

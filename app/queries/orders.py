@@ -47,6 +47,8 @@ class OrderFilter:
     user_id: uuid.UUID | None = None
     created_at: TimeRange | None = None
     total: MoneyRange | None = None
+    # Authorization, not a client filter: only this user's orders (None: everyone's).
+    visible_to: uuid.UUID | None = None
 
 
 SORT_KEYS = {
@@ -68,6 +70,8 @@ def conditions(where: OrderFilter | None) -> list[ColumnElement[bool]]:
         result.append(orders.c.user_id == where.user_id)
     result += time_range(orders.c.created_at, where.created_at, field="filter.createdAt")
     result += money_range(orders.c.total, where.total, field="filter.total")
+    if where.visible_to is not None:
+        result.append(orders.c.user_id == where.visible_to)
     return result
 
 

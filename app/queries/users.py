@@ -35,6 +35,8 @@ class UserFilter:
     name: str | None = None
     role: str | None = None
     created_at: TimeRange | None = None
+    # Authorization, not a client filter: only this user is visible (None: everyone).
+    visible_to: uuid.UUID | None = None
 
 
 SORT_KEYS = {
@@ -54,6 +56,8 @@ def conditions(where: UserFilter | None) -> list[ColumnElement[bool]]:
     if where.role is not None:
         result.append(users.c.role == where.role)
     result += time_range(users.c.created_at, where.created_at, field="filter.createdAt")
+    if where.visible_to is not None:
+        result.append(users.c.id == where.visible_to)
     return result
 
 

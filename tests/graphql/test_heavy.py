@@ -17,8 +17,7 @@ from tests.helpers import pk
 async def test_heavy_query_sends_five_statements_at_any_size(
     api: Api, first: int, orders: int
 ) -> None:
-    api.statements.clear()
-    data = await api.data(HEAVY, {"first": first, "orders": orders})
+    data = await api.counted(HEAVY, {"first": first, "orders": orders})
 
     edges = data["users"]["edges"]
     assert len(edges) == first
@@ -28,8 +27,7 @@ async def test_heavy_query_sends_five_statements_at_any_size(
 
 
 async def test_total_count_is_not_counted_unless_asked(api: Api) -> None:
-    api.statements.clear()
-    await api.data("{ users(first: 5) { edges { node { id } } } }")
+    await api.counted("{ users(first: 5) { edges { node { id } } } }")
     assert len(api.statements.statements) == 1
     assert "count(" not in api.statements.statements[0].lower()
 
@@ -81,8 +79,7 @@ async def test_heavy_query_matches_the_database(api: Api, engine: AsyncEngine) -
 
 async def test_children_are_loaded_only_when_asked(api: Api) -> None:
     query = "{ users(first: 10) { edges { node { orders(first: 3) { edges { node { id } } } } } } }"
-    api.statements.clear()
-    await api.data(query)
+    await api.counted(query)
     assert len(api.statements.statements) == 2  # users page, orders per user
 
 
@@ -92,8 +89,7 @@ async def test_fragments_are_looked_through(api: Api) -> None:
     fragment U on User { orders(first: 3) { edges { node { ... on Order { itemCount items {
         quantity product { sku } } } } } } }
     """
-    api.statements.clear()
-    data = await api.data(query)
+    data = await api.counted(query)
     orders = [o["node"] for e in data["users"]["edges"] for o in e["node"]["orders"]["edges"]]
     assert orders
     assert all(o["itemCount"] == sum(i["quantity"] for i in o["items"]) for o in orders)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import strawberry
 
+from app.auth import policy
+from app.auth.viewer import Viewer
 from app.graphql.connections import PageArgs, list_field, paging
 from app.graphql.context import Info
 from app.graphql.orders.prefetch import prefetch_order_children
@@ -50,6 +53,11 @@ async def user_orders(
     return connection
 
 
+def _visible_orders(viewer: Viewer, where: orders.OrderFilter | None) -> orders.OrderFilter:
+    scope = policy.owner_scope(viewer, to="read orders")
+    return dataclasses.replace(where or orders.OrderFilter(), visible_to=scope)
+
+
 async def _prefetch(info: Info, orders: list[Order]) -> None:
     await prefetch_order_children(info, orders, "edges", "node")
 
@@ -65,11 +73,22 @@ class OrderQuery:
         default=DEFAULT_ORDER,
         fetch_page=orders.orders_page,
         fetch_count=orders.count_orders,
-        description="All orders, newest first unless orderBy says otherwise.",
+        description="Orders you may see, newest first unless orderBy says otherwise: "
+        "everyone's for admins, your own otherwise.",
         prefetch=_prefetch,
+        restrict=_visible_orders,
     )
 
-    @strawberry.field(description="One order by ID, or null if there is none.")
+    @strawberry.field(description="One order by ID, or null if there is none you may see.")
     async def order(self, info: Info, id: strawberry.ID) -> Order | None:
-        record = await info.context.loaders.order_by_id.load(pk_of(id, "Order"))
-        return Order.from_record(record) if record else None
+        return await visible_order(info, pk_of(id, "Order"))
+
+
+async def visible_order(info: Info, order_id: uuid.UUID) -> Order | None:
+    """The order if the viewer may see it; someone else's order is simply not there."""
+    viewer = info.context.viewer
+    policy.require_user(viewer, to="read orders")
+    record = await info.context.loaders.order_by_id.load(order_id)
+    if record is None or not policy.can_read_order(viewer, record.user_id):
+        return None
+    return Order.from_record(record)

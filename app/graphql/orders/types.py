@@ -9,15 +9,27 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql.connections import PageArgs
 from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.products.types import Product
-from app.graphql.relay import Node, OrderDirection, pk_of, to_global_id
+from app.graphql.relay import (
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    Node,
+    OrderDirection,
+    pk_of,
+    to_global_id,
+)
 from app.graphql.scalars import Money
 from app.queries.orders import OrderFilter as OrderQueryFilter
 from app.queries.orders import OrderItemRecord, OrderRecord
 
 if TYPE_CHECKING:
+    from app.graphql.audit.types import AuditEvent
     from app.graphql.users.types import User
 
 
@@ -70,6 +82,8 @@ class Order(Node):
     status: OrderStatus
     total: Money
     created_at: datetime
+    updated_at: datetime
+    version: int = strawberry.field(description="Send as expectedVersion when you update.")
     prefetched_items: strawberry.Private[list[OrderItem] | None] = None
 
     @classmethod
@@ -81,7 +95,22 @@ class Order(Node):
             status=OrderStatus(record.status),
             total=Money(record.total),
             created_at=record.created_at,
+            updated_at=record.updated_at,
+            version=record.version,
         )
+
+    @strawberry.field(description="Changes to this order, newest first.")
+    async def history(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("app.graphql.audit.types")]]:
+        from app.graphql.audit.types import history
+
+        return await history(info, entity_id=self.pk, args=PageArgs(first, after, last, before))
 
     @strawberry.field(description="Who placed the order.")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("app.graphql.users.types")]:

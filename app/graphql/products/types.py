@@ -5,14 +5,29 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import Enum
+from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql.connections import PageArgs
+from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange, MoneyRange
-from app.graphql.relay import Node, OrderDirection, to_global_id
+from app.graphql.relay import (
+    After,
+    Before,
+    Connection,
+    First,
+    Last,
+    Node,
+    OrderDirection,
+    to_global_id,
+)
 from app.graphql.scalars import Money
 from app.queries.products import ProductFilter as ProductQueryFilter
 from app.queries.products import ProductRecord
+
+if TYPE_CHECKING:
+    from app.graphql.audit.types import AuditEvent
 
 
 @strawberry.type(description="Something for sale.")
@@ -26,6 +41,8 @@ class Product(Node):
     price: Money
     stock: int = strawberry.field(description="Units available to order.")
     created_at: datetime
+    updated_at: datetime
+    version: int = strawberry.field(description="Send as expectedVersion when you update.")
 
     @classmethod
     def from_record(cls, record: ProductRecord) -> Product:
@@ -38,7 +55,22 @@ class Product(Node):
             price=Money(record.price),
             stock=record.stock,
             created_at=record.created_at,
+            updated_at=record.updated_at,
+            version=record.version,
         )
+
+    @strawberry.field(description="Changes to this product, newest first.")
+    async def history(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("app.graphql.audit.types")]]:
+        from app.graphql.audit.types import history
+
+        return await history(info, entity_id=self.pk, args=PageArgs(first, after, last, before))
 
 
 @strawberry.enum(description="Fields a products connection can be ordered by.")

@@ -2,14 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
+import uuid
+
 import strawberry
 
+from app.auth import policy
+from app.auth.viewer import Viewer
 from app.graphql.connections import list_field
 from app.graphql.context import Info
 from app.graphql.relay import pk_of
 from app.graphql.users.types import User, UserFilter, UserOrder
 from app.queries import users
 from app.queries.keyset import Ordering
+
+
+def _visible_users(viewer: Viewer, where: users.UserFilter | None) -> users.UserFilter:
+    scope = policy.owner_scope(viewer, to="read users")
+    return dataclasses.replace(where or users.UserFilter(), visible_to=scope)
 
 
 @strawberry.type
@@ -23,10 +33,26 @@ class UserQuery:
         default=Ordering(users.SORT_KEYS["CREATED_AT"], descending=False),
         fetch_page=users.users_page,
         fetch_count=users.count_users,
-        description="All users, oldest first unless orderBy says otherwise.",
+        description="Users you may see, oldest first unless orderBy says otherwise: "
+        "everyone for admins, yourself otherwise.",
+        restrict=_visible_users,
     )
 
-    @strawberry.field(description="One user by ID, or null if there is none.")
+    @strawberry.field(description="One user by ID, or null if there is none you may see.")
     async def user(self, info: Info, id: strawberry.ID) -> User | None:
-        record = await info.context.loaders.user_by_id.load(pk_of(id, "User"))
-        return User.from_record(record) if record else None
+        return await visible_user(info, pk_of(id, "User"))
+
+    @strawberry.field(description="Who you are signed in as; null when anonymous.")
+    async def viewer(self, info: Info) -> User | None:
+        if info.context.viewer.user_id is None:
+            return None
+        return await visible_user(info, info.context.viewer.user_id)
+
+
+async def visible_user(info: Info, user_id: uuid.UUID) -> User | None:
+    viewer = info.context.viewer
+    policy.require_user(viewer, to="read users")
+    if not policy.can_read_user(viewer, user_id):
+        return None
+    record = await info.context.loaders.user_by_id.load(user_id)
+    return User.from_record(record) if record else None

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
+from app.graphql.connections import PageArgs
 from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange
 from app.graphql.orders.queries import user_orders
@@ -26,7 +27,9 @@ from app.queries.users import UserFilter as UserQueryFilter
 from app.queries.users import UserRecord
 
 if TYPE_CHECKING:
+    from app.graphql.audit.types import AuditEvent
     from app.graphql.orders.types import Order, OrderFilter, OrderOrder
+    from app.graphql.tokens.types import ApiToken
 
 
 @strawberry.enum(description="What a user may do.")
@@ -38,10 +41,14 @@ class Role(Enum):
 @strawberry.type(description="Someone who places orders.")
 class User(Node):
     pk: strawberry.Private[uuid.UUID]
-    email: str
+    email: str = strawberry.field(
+        description="Only its owner and admins ever see a User, so only they see this."
+    )
     name: str
     role: Role
     created_at: datetime
+    updated_at: datetime
+    version: int = strawberry.field(description="Send as expectedVersion when you update.")
 
     @classmethod
     def from_record(cls, record: UserRecord) -> User:
@@ -52,7 +59,31 @@ class User(Node):
             name=record.name,
             role=Role(record.role),
             created_at=record.created_at,
+            updated_at=record.updated_at,
+            version=record.version,
         )
+
+    @strawberry.field(description="Changes to this user, newest first.")
+    async def history(
+        self,
+        info: Info,
+        first: First = None,
+        after: After = None,
+        last: Last = None,
+        before: Before = None,
+    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("app.graphql.audit.types")]]:
+        from app.graphql.audit.types import history
+
+        return await history(info, entity_id=self.pk, args=PageArgs(first, after, last, before))
+
+    @strawberry.field(description="This user's API tokens (never their secrets).")
+    async def api_tokens(
+        self, info: Info
+    ) -> list[Annotated[ApiToken, strawberry.lazy("app.graphql.tokens.types")]]:
+        from app.graphql.tokens.types import ApiToken
+
+        records = await info.context.loaders.tokens_by_user_id.load(self.pk)
+        return [ApiToken.from_record(record) for record in records]
 
     @strawberry.field(description="This user's orders, newest first unless orderBy says otherwise.")
     async def orders(

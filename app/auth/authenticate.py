@@ -1,0 +1,134 @@
+"""Turn an Authorization header into a Viewer, or say exactly why not.
+
+Bearer og_... is an API token; any other bearer is a JWT when JWT_SECRET or
+JWT_PUBLIC_KEY is set. Bad credentials are UNAUTHENTICATED with a reason, never a
+silent downgrade to anonymous. A checked credential is trusted for
+AUTH_CACHE_SECONDS in this process (revoking through this process takes effect at once).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+
+import jwt
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.auth.tokens import PREFIX, find_token
+from app.auth.viewer import ANONYMOUS, Viewer
+from app.db.engine import connect
+from app.db.identity import api_tokens
+from app.db.users import users
+from app.errors import Unauthenticated
+from app.settings import Settings
+
+TOUCH_EVERY = timedelta(minutes=1)
+
+
+class Authenticator:
+    def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
+        self.settings = settings
+        self.engine = engine
+        self._cache: dict[str, tuple[float, Viewer]] = {}
+
+    async def viewer(self, authorization: str | None) -> Viewer:
+        if not authorization:
+            return ANONYMOUS
+        scheme, _, credential = authorization.strip().partition(" ")
+        credential = credential.strip()
+        if scheme.lower() != "bearer" or not credential:
+            raise Unauthenticated("Authorization must be `Bearer <token>`.")
+        cached = self._cache.get(credential)
+        now = time.monotonic()
+        if cached is not None and cached[0] > now:
+            return _unexpired(cached[1])
+        if credential.startswith(PREFIX):
+            viewer = await self._api_token(credential)
+        else:
+            viewer = await self._jwt(credential)
+        if self.settings.auth_cache_seconds > 0:
+            if len(self._cache) > 10_000:
+                self._cache.clear()
+            self._cache[credential] = (now + self.settings.auth_cache_seconds, viewer)
+        return viewer
+
+    def forget_token(self, token_id: uuid.UUID) -> None:
+        """Drop a revoked token from this process's cache at once."""
+        for key, (_, viewer) in list(self._cache.items()):
+            if viewer.token_id == token_id:
+                del self._cache[key]
+
+    async def _api_token(self, token: str) -> Viewer:
+        async with connect(self.engine) as conn:
+            record = await find_token(conn, token)
+            if record is None:
+                raise Unauthenticated("Unknown API token.")
+            if record.revoked_at is not None:
+                raise Unauthenticated("This API token was revoked.")
+            now = datetime.now(UTC)
+            if record.expires_at is not None and record.expires_at <= now:
+                raise Unauthenticated("This API token has expired; create a new one.")
+            if record.last_used_at is None or now - record.last_used_at > TOUCH_EVERY:
+                await conn.execute(
+                    update(api_tokens).where(api_tokens.c.id == record.id).values(last_used_at=now)
+                )
+        return Viewer(
+            user_id=record.user_id,
+            role=record.role,
+            token_id=record.id,
+            expires_at=record.expires_at,
+        )
+
+    async def _jwt(self, token: str) -> Viewer:
+        settings = self.settings
+        if settings.jwt_secret is not None:
+            key, algorithm = settings.jwt_secret.get_secret_value(), "HS256"
+        elif settings.jwt_public_key:
+            key, algorithm = settings.jwt_public_key, "RS256"
+        else:
+            raise Unauthenticated("Unknown token: API tokens start with og_.")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=settings.jwt_audience,
+                issuer=settings.jwt_issuer,
+                options={
+                    "require": ["exp"],
+                    "verify_aud": settings.jwt_audience is not None,
+                    "verify_iss": settings.jwt_issuer is not None,
+                },
+            )
+        except jwt.ExpiredSignatureError:
+            raise Unauthenticated("The JWT has expired.") from None
+        except jwt.InvalidAudienceError:
+            raise Unauthenticated("The JWT is for another audience (aud).") from None
+        except jwt.InvalidIssuerError:
+            raise Unauthenticated("The JWT comes from another issuer (iss).") from None
+        except jwt.MissingRequiredClaimError as exc:
+            raise Unauthenticated(f"The JWT lacks the `{exc.claim}` claim.") from None
+        except jwt.InvalidTokenError as exc:
+            raise Unauthenticated(f"The JWT is not valid: {exc}.") from None
+        email = claims.get(settings.jwt_email_claim)
+        if not isinstance(email, str) or not email:
+            raise Unauthenticated(f"The JWT lacks the `{settings.jwt_email_claim}` claim.")
+        async with connect(self.engine) as conn:
+            row = (
+                await conn.execute(
+                    select(users.c.id, users.c.role).where(users.c.email == email.strip().lower())
+                )
+            ).first()
+        if row is None:
+            raise Unauthenticated("The JWT names no user of this API.")
+        return Viewer(
+            user_id=row.id, role=row.role, expires_at=datetime.fromtimestamp(claims["exp"], UTC)
+        )
+
+
+def _unexpired(viewer: Viewer) -> Viewer:
+    if viewer.expires_at is not None and viewer.expires_at <= datetime.now(UTC):
+        raise Unauthenticated("The credential has expired.")
+    return viewer

@@ -1,0 +1,122 @@
+"""The audit trail as GraphQL: events, their filter, and `history` on each entity."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated
+
+import strawberry
+from strawberry.scalars import JSON
+
+from app.auth import policy
+from app.graphql.connections import PageArgs, paging, root_connection
+from app.graphql.context import Info
+from app.graphql.inputs import DateTimeRange
+from app.graphql.relay import Connection, Node, from_global_id, pk_of, to_global_id
+from app.queries import audit
+from app.queries.audit import AuditFilter as AuditQueryFilter
+from app.queries.audit import AuditRecord
+from app.queries.keyset import Ordering
+
+if TYPE_CHECKING:
+    from app.graphql.users.types import User
+
+NEWEST_FIRST = Ordering(audit.SORT_KEYS["OCCURRED_AT"], descending=True)
+
+
+@strawberry.type(description="One recorded change: who did what to which object, and when.")
+class AuditEvent(Node):
+    pk: strawberry.Private[uuid.UUID]
+    actor_pk: strawberry.Private[uuid.UUID | None]
+    occurred_at: datetime
+    action: str = strawberry.field(description="e.g. user.created, order.status_changed.")
+    actor_kind: str = strawberry.field(description="user, cli or system.")
+    entity_type: str
+    entity_id: strawberry.ID = strawberry.field(description="Global ID of the changed object.")
+    changes: JSON = strawberry.field(
+        description='Changed fields: {"field": {"before": ..., "after": ...}}.'
+    )
+    request_id: str | None
+    client_addr: strawberry.Private[str | None]
+    user_agent_value: strawberry.Private[str | None]
+
+    @classmethod
+    def from_record(cls, record: AuditRecord) -> AuditEvent:
+        return cls(
+            id=to_global_id("AuditEvent", record.id),
+            pk=record.id,
+            actor_pk=record.actor_id,
+            occurred_at=record.occurred_at,
+            action=record.action,
+            actor_kind=record.actor_kind,
+            entity_type=record.entity_type,
+            entity_id=to_global_id(record.entity_type, record.entity_id),
+            changes=JSON(record.changes),
+            request_id=record.request_id,
+            client_addr=record.client_addr,
+            user_agent_value=record.user_agent,
+        )
+
+    @strawberry.field(description="Who made the change; null for the CLI or one you may not see.")
+    async def actor(
+        self, info: Info
+    ) -> Annotated[User, strawberry.lazy("app.graphql.users.types")] | None:
+        from app.graphql.users.types import User
+
+        if self.actor_pk is None or not policy.can_read_user(info.context.viewer, self.actor_pk):
+            return None
+        record = await info.context.loaders.user_by_id.load(self.actor_pk)
+        return User.from_record(record) if record else None
+
+    @strawberry.field(description="The client's address; admins only, null for others.")
+    def client_address(self, info: Info) -> str | None:
+        return self.client_addr if info.context.viewer.is_admin else None
+
+    @strawberry.field(description="The client's User-Agent; admins only, null for others.")
+    def user_agent(self, info: Info) -> str | None:
+        return self.user_agent_value if info.context.viewer.is_admin else None
+
+
+@strawberry.input(description="Narrows the audit trail; all given conditions must hold.")
+class AuditEventFilter:
+    entity_id: strawberry.ID | None = strawberry.field(default=None, description="Any global ID.")
+    actor_id: strawberry.ID | None = strawberry.field(default=None, description="A User ID.")
+    action: str | None = strawberry.field(default=None, description="e.g. order.placed.")
+    after: datetime | None = strawberry.field(default=None, description="Inclusive.")
+    before: datetime | None = strawberry.field(default=None, description="Exclusive.")
+
+    def to_query(self) -> AuditQueryFilter:
+        return AuditQueryFilter(
+            entity_id=from_global_id(self.entity_id, argument="filter.entityId")[1]
+            if self.entity_id
+            else None,
+            actor_id=pk_of(self.actor_id, "User", argument="filter.actorId")
+            if self.actor_id
+            else None,
+            action=self.action,
+            occurred_at=DateTimeRange(from_=self.after, to=self.before).to_query(field="filter")
+            if self.after or self.before
+            else None,
+        )
+
+
+async def history(info: Info, *, entity_id: uuid.UUID, args: PageArgs) -> Connection[AuditEvent]:
+    """The changes to one object, newest first (the caller already may read the object)."""
+    codec, window = paging(
+        info,
+        entity="AuditEvent",
+        args=args,
+        order_by=None,
+        keys=audit.SORT_KEYS,
+        default=NEWEST_FIRST,
+    )
+    return await root_connection(
+        info,
+        codec=codec,
+        window=window,
+        where=AuditQueryFilter(entity_id=entity_id),
+        fetch_page=audit.audit_page,
+        fetch_count=audit.count_audit,
+        node=AuditEvent.from_record,
+    )

@@ -1,0 +1,41 @@
+"""What every mutation shares: one transaction, and input problems in the payload."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.errors import InvalidInput
+from app.graphql.context import Info
+from app.services.writes import transaction
+
+T = TypeVar("T")
+
+
+@strawberry.type(description="Something wrong with a mutation's input that the caller can fix.")
+class InputError:
+    field: str = strawberry.field(
+        description='The input field, e.g. "email" or "items.2.quantity".'
+    )
+    code: str = strawberry.field(description="Stable, e.g. EMAIL_TAKEN, OUT_OF_STOCK, TOO_LONG.")
+    message: str = strawberry.field(description="For people: what is wrong and how to fix it.")
+
+
+async def write(
+    info: Info, work: Callable[[AsyncConnection], Awaitable[T]]
+) -> tuple[T | None, list[InputError]]:
+    """Run `work` in one transaction: (its result, []) or (None, the input's problems).
+
+    Any error rolls everything back, the audit record included. Problems the caller can
+    fix come back as InputErrors; anything else is a GraphQL error with a code.
+    """
+    try:
+        async with transaction(info.context.writer) as conn:
+            return await work(conn), []
+    except InvalidInput as exc:
+        return None, [
+            InputError(field=p.field, code=p.code, message=p.message) for p in exc.problems
+        ]

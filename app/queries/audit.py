@@ -1,0 +1,70 @@
+"""Reading the audit trail, newest first."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, select
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.db.audit import audit_events
+from app.queries.filters import TimeRange, time_range
+from app.queries.keyset import Page, SortKey, Window, apply_window, to_page
+
+
+@dataclass(frozen=True, slots=True)
+class AuditRecord:
+    id: uuid.UUID
+    occurred_at: datetime
+    actor_id: uuid.UUID | None
+    actor_kind: str
+    action: str
+    entity_type: str
+    entity_id: uuid.UUID
+    changes: dict[str, Any]
+    request_id: str | None
+    client_addr: str | None
+    user_agent: str | None
+
+
+COLUMNS = [getattr(audit_events.c, name) for name in AuditRecord.__dataclass_fields__]
+
+
+@dataclass(frozen=True, slots=True)
+class AuditFilter:
+    entity_id: uuid.UUID | None = None
+    actor_id: uuid.UUID | None = None
+    action: str | None = None
+    occurred_at: TimeRange | None = None
+
+
+SORT_KEYS = {"OCCURRED_AT": SortKey("OCCURRED_AT", "occurred_at", datetime)}
+
+
+def conditions(where: AuditFilter | None) -> list[ColumnElement[bool]]:
+    if where is None:
+        return []
+    result: list[ColumnElement[bool]] = []
+    if where.entity_id is not None:
+        result.append(audit_events.c.entity_id == where.entity_id)
+    if where.actor_id is not None:
+        result.append(audit_events.c.actor_id == where.actor_id)
+    if where.action is not None:
+        result.append(audit_events.c.action == where.action)
+    result += time_range(audit_events.c.occurred_at, where.occurred_at, field="filter")
+    return result
+
+
+async def audit_page(
+    conn: AsyncConnection, *, where: AuditFilter | None, window: Window
+) -> Page[AuditRecord]:
+    stmt = apply_window(select(*COLUMNS).where(*conditions(where)), audit_events, window)
+    return to_page([AuditRecord(*row) for row in await conn.execute(stmt)], window)
+
+
+async def count_audit(conn: AsyncConnection, *, where: AuditFilter | None) -> int:
+    stmt = select(func.count()).select_from(audit_events).where(*conditions(where))
+    return int((await conn.execute(stmt)).scalar_one())

@@ -1,0 +1,1 @@
+"""The rules: every write, every transaction, every audit record. No GraphQL here."""

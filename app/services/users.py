@@ -1,0 +1,120 @@
+"""Creating, changing and deleting users."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.auth import policy
+from app.db.orders import orders
+from app.db.users import users
+from app.errors import Forbidden, InvalidInput, NotFound
+from app.queries.users import COLUMNS, UserRecord
+from app.services import audit
+from app.services.audit import Actor
+from app.services.validation import Email, Input, Name
+from app.services.writes import invalid_from_constraint, locked_row
+
+FIELDS = ("email", "name", "role")
+_CONSTRAINTS = {
+    "uq_users_email": ("email", "EMAIL_TAKEN", "Another user has this email."),
+    "ck_users_name_length": ("name", "TOO_LONG", "Use 1 to 100 characters."),
+}
+
+
+class NewUser(Input):
+    email: Email
+    name: Name
+    role: Literal["user", "admin"] = "user"
+
+
+class UserChanges(Input):
+    email: Email | None = None
+    name: Name | None = None
+    role: Literal["user", "admin"] | None = None
+
+
+async def create_user(conn: AsyncConnection, *, actor: Actor, data: NewUser) -> UserRecord:
+    policy.require_admin(actor.viewer, to="create users")
+    try:
+        row = (
+            await conn.execute(insert(users).values(**data.model_dump()).returning(*COLUMNS))
+        ).one()
+    except IntegrityError as exc:
+        raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
+    user = UserRecord(*row)
+    await audit.record(
+        conn,
+        actor=actor,
+        action="user.created",
+        entity_type="User",
+        entity_id=user.id,
+        changes=audit.diff(None, data.model_dump(), FIELDS),
+    )
+    return user
+
+
+async def update_user(
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    user_id: uuid.UUID,
+    expected_version: int,
+    changes: UserChanges,
+) -> UserRecord:
+    if not policy.can_act_for(actor.viewer, user_id):
+        policy.require_user(actor.viewer, to="update users")
+        raise NotFound("No user with this id.", field="id")
+    values = changes.model_dump(exclude_none=True)
+    if "role" in values and not actor.viewer.is_admin:
+        raise Forbidden("Only admins may change a role.", field="role")
+    before = await locked_row(
+        conn, users, user_id, expected_version=expected_version, entity="user"
+    )
+    try:
+        row = (
+            await conn.execute(
+                update(users)
+                .where(users.c.id == user_id)
+                .values(**values, version=users.c.version + 1, updated_at=func.now())
+                .returning(*COLUMNS)
+            )
+        ).one()
+    except IntegrityError as exc:
+        raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
+    user = UserRecord(*row)
+    await audit.record(
+        conn,
+        actor=actor,
+        action="user.updated",
+        entity_type="User",
+        entity_id=user_id,
+        changes=audit.diff(before._mapping, row._mapping, FIELDS),
+    )
+    return user
+
+
+async def delete_user(
+    conn: AsyncConnection, *, actor: Actor, user_id: uuid.UUID, expected_version: int
+) -> None:
+    policy.require_admin(actor.viewer, to="delete users")
+    before = await locked_row(
+        conn, users, user_id, expected_version=expected_version, entity="user"
+    )
+    if await conn.scalar(select(exists().where(orders.c.user_id == user_id))):
+        raise InvalidInput.one(
+            "id", "USER_HAS_ORDERS", "This user has orders; orders are kept, so the user is too."
+        )
+    await conn.execute(delete(users).where(users.c.id == user_id))
+    await audit.record(
+        conn,
+        actor=actor,
+        action="user.deleted",
+        entity_type="User",
+        entity_id=user_id,
+        changes=audit.diff(before._mapping, None, FIELDS),
+    )
