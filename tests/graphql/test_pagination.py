@@ -71,9 +71,9 @@ async def test_cursor_pages_stay_stable_while_rows_are_inserted(
                     "mid": datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=4, seconds=30),
                 },
             )
-        second = (
-            await admin.data(USERS, {"first": 5, "after": first["pageInfo"]["endCursor"]})
-        )["users"]
+        second = (await admin.data(USERS, {"first": 5, "after": first["pageInfo"]["endCursor"]}))[
+            "users"
+        ]
         async with engine.connect() as conn:
             truth = [
                 row.id
