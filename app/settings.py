@@ -35,6 +35,9 @@ class Settings(BaseSettings):
     max_page_size: int = Field(default=100, ge=1, description="Largest first/last accepted.")
     max_query_depth: int = Field(default=12, ge=2, description="Deepest selection accepted.")
     max_query_tokens: int = Field(default=5_000, ge=100, description="Largest document.")
+    max_query_aliases: int = Field(
+        default=15, ge=0, description="Most aliases a document may use (each can be a query)."
+    )
     graphiql: bool = Field(default=True, description="Serve GraphiQL on GET /graphql.")
     jwt_secret: SecretStr | None = Field(
         default=None, description="Accept HS256 JWTs signed with this secret."

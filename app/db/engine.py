@@ -7,6 +7,7 @@ from contextlib import asynccontextmanager
 
 from asyncpg import exceptions as asyncpg_exceptions
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 
 from app.errors import ServiceUnavailable
@@ -47,16 +48,22 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         async with engine.connect() as conn:
             yield conn
     except DBAPIError as exc:
-        if exc.connection_invalidated or _is_unavailable(exc.orig):
+        # SQLAlchemy wraps its adapter's error, which wraps asyncpg's: look at the root.
+        cause = exc.orig.__cause__ if exc.orig is not None else None
+        if exc.connection_invalidated or _is_unavailable(cause or exc.orig):
             raise ServiceUnavailable(
                 "The database is unavailable; retry shortly, nothing was changed."
             ) from exc
-        if isinstance(exc.orig, asyncpg_exceptions.QueryCanceledError):
+        if isinstance(cause, asyncpg_exceptions.QueryCanceledError):
             raise ServiceUnavailable(
                 "The query took longer than the statement timeout; narrow it (smaller "
                 "pages, tighter filters) or retry."
             ) from exc
         raise
+    except PoolTimeout as exc:
+        raise ServiceUnavailable(
+            "The server is busy: every database connection is in use; retry shortly."
+        ) from exc
     except (OSError, TimeoutError) as exc:
         raise ServiceUnavailable(
             "The database is unavailable; retry shortly, nothing was changed."
@@ -64,9 +71,8 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
 
 
 def _is_unavailable(error: BaseException | None) -> bool:
-    cause = getattr(error, "__cause__", None) or error
     return isinstance(
-        cause,
+        error,
         OSError
         | TimeoutError
         | asyncpg_exceptions.CannotConnectNowError

@@ -46,10 +46,22 @@ def classify(error: GraphQLError, *, request_id: str) -> GraphQLError:
     return error
 
 
+_VARIABLE_VALUE_PROBLEMS = (
+    "has invalid value",
+    "got invalid value",
+    "was not provided",
+    "must not be null",
+)
+
+
 def _request_error_code(error: GraphQLError) -> str:
     if error.message.startswith("Syntax Error"):
         return "GRAPHQL_PARSE_FAILED"
-    if error.message.startswith("Variable "):
+    # Values of variables that do not fit their types (a document's own misuse of
+    # variables, such as an unused one, is a validation error).
+    if error.message.startswith("Variable ") and any(
+        phrase in error.message for phrase in _VARIABLE_VALUE_PROBLEMS
+    ):
         return "BAD_USER_INPUT"
     return "GRAPHQL_VALIDATION_FAILED"
 

@@ -112,6 +112,19 @@ class GraphQLApp(GraphQL[Context, None]):
     def encode_json(self, data: object) -> bytes:
         return orjson.dumps(data)
 
+    def decode_json(self, data: str | bytes) -> object:
+        # orjson refuses invalid UTF-8, lone surrogates and nesting deeper than 1024 with a
+        # JSONDecodeError, which the view answers with a 400.
+        return orjson.loads(data)
+
+    async def parse_http_body(self, request: Any) -> Any:
+        try:
+            return await super().parse_http_body(request)
+        except (AttributeError, TypeError):
+            raise HTTPException(
+                400, 'The request body must be a JSON object: {"query": "...", "variables": {}}.'
+            ) from None
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Like strawberry's, but a malformed HTTP request gets a JSON error body."""
         if scope["type"] != "http":

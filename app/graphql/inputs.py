@@ -7,9 +7,9 @@ from decimal import Decimal
 
 import strawberry
 
-from app.errors import BadInput
 from app.graphql.scalars import Money
 from app.queries import filters
+from app.queries.text import checked_money, checked_time
 
 
 @strawberry.input(
@@ -20,13 +20,10 @@ class DateTimeRange:
     to: datetime | None = None
 
     def to_query(self, *, field: str) -> filters.TimeRange:
-        for name, value in (("from", self.from_), ("to", self.to)):
-            if value is not None and value.tzinfo is None:
-                raise BadInput(
-                    f"`{field}.{name}` needs a time zone, e.g. 2026-01-31T00:00:00Z.",
-                    field=field,
-                )
-        return filters.TimeRange(start=self.from_, end=self.to)
+        return filters.TimeRange(
+            start=checked_time(self.from_, field=f"{field}.from") if self.from_ else None,
+            end=checked_time(self.to, field=f"{field}.to") if self.to else None,
+        )
 
 
 @strawberry.input(description="An amount range, both bounds inclusive; either may be left out.")
@@ -34,9 +31,11 @@ class MoneyRange:
     min: Money | None = None
     max: Money | None = None
 
-    def to_query(self) -> filters.MoneyRange:
-        return filters.MoneyRange(min=_decimal(self.min), max=_decimal(self.max))
+    def to_query(self, *, field: str) -> filters.MoneyRange:
+        return filters.MoneyRange(
+            min=_money(self.min, field=f"{field}.min"), max=_money(self.max, field=f"{field}.max")
+        )
 
 
-def _decimal(value: object) -> Decimal | None:
-    return value if isinstance(value, Decimal) else None
+def _money(value: object, *, field: str) -> Decimal | None:
+    return checked_money(value, field=field) if isinstance(value, Decimal) else None

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from typing import NewType
 
 import strawberry
@@ -14,21 +15,20 @@ def _serialize_money(value: Decimal) -> str:
     return str(value.quantize(_CENT))
 
 
+_MONEY_TEXT = re.compile(r"-?[0-9]{1,13}(\.[0-9]{1,2})?")
+
+
 def _parse_money(value: object) -> Decimal:
+    """ASCII digits, at most two decimals: no exponents, underscores or other scripts."""
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise ValueError('Money must be a decimal string such as "19.99".')
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
+    text = (repr(value) if isinstance(value, float) else str(value)).strip()
+    if not _MONEY_TEXT.fullmatch(text):
         raise ValueError(
-            f'Money must be a decimal string such as "19.99", not {value!r}.'
-        ) from None
-    if not number.is_finite():
-        raise ValueError("Money must be a finite amount.")
-    exponent = number.as_tuple().exponent
-    if isinstance(exponent, int) and exponent < -2:
-        raise ValueError(f"Money has at most two decimal places; got {value!r}.")
-    return number
+            f'Money must be a decimal string such as "19.99" (digits, at most two '
+            f"decimal places); got {value!r}."
+        )
+    return Decimal(text)
 
 
 Money = NewType("Money", Decimal)

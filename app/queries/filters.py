@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, any_, bindparam
+from sqlalchemy import ColumnElement, Numeric, any_, bindparam
 from sqlalchemy.dialects.postgresql import ARRAY
 
 from app.errors import BadInput
@@ -53,10 +53,12 @@ def money_range(
     if value.min is not None and value.max is not None and value.min > value.max:
         raise BadInput(f"`{field}.min` must not exceed `{field}.max`.", field=field)
     conditions: list[ColumnElement[bool]] = []
+    # Bound as plain numeric, not the column's numeric(10,2): a bound beyond what the
+    # column holds is a valid (if empty) filter, not an overflow.
     if value.min is not None:
-        conditions.append(column >= value.min)
+        conditions.append(column >= bindparam(None, value.min, type_=Numeric()))
     if value.max is not None:
-        conditions.append(column <= value.max)
+        conditions.append(column <= bindparam(None, value.max, type_=Numeric()))
     return conditions
 
 

@@ -13,14 +13,16 @@ import binascii
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any, Generic, TypeVar
 
 import orjson
-from sqlalchemy import ColumnElement, Select, Table, bindparam, tuple_
+from sqlalchemy import ColumnElement, Numeric, Select, Table, bindparam, tuple_
+from sqlalchemy.sql.expression import ColumnCollection
 
 from app.errors import BadInput
+from app.queries.text import MONEY_LIMIT
 
 R = TypeVar("R")
 
@@ -115,22 +117,26 @@ class CursorCodec:
                 field=argument,
             )
         try:
+            if not isinstance(hex_id, str):
+                raise TypeError(hex_id)
             return Position(_parse_value(self.ordering.key.kind, text), uuid.UUID(hex=hex_id))
-        except (ValueError, TypeError, InvalidOperation):
+        except (ValueError, TypeError, InvalidOperation, OverflowError):
             raise BadInput(f"`{argument}` is a damaged cursor.", field=argument) from None
 
 
 def _parse_value(kind: type, text: object) -> datetime | Decimal | str:
-    if not isinstance(text, str):
-        raise TypeError(text)
+    """The sort value of a cursor, checked as strictly as a filter value would be."""
+    if not isinstance(text, str) or len(text) > 1000 or "\x00" in text:
+        raise ValueError(text)
+    text.encode()  # lone surrogates raise UnicodeEncodeError, a ValueError
     if kind is datetime:
         value = datetime.fromisoformat(text)
         if value.tzinfo is None:
             raise ValueError(text)
-        return value
+        return value.astimezone(UTC)
     if kind is Decimal:
         number = Decimal(text)
-        if not number.is_finite():
+        if not number.is_finite() or abs(number) >= MONEY_LIMIT:
             raise ValueError(text)
         return number
     return text
@@ -149,18 +155,23 @@ def apply_window(stmt: Select[Any], table: Table, window: Window) -> Select[Any]
     if window.before is not None:
         bound = _bound(table, column, window.before)
         stmt = stmt.where(position > bound if window.ordering.descending else position < bound)
-    descending = window.ordering.descending != window.backward
-    if descending:
-        stmt = stmt.order_by(column.desc(), table.c.id.desc())
-    else:
-        stmt = stmt.order_by(column.asc(), table.c.id.asc())
-    return stmt.limit(window.size + 1)
+    return stmt.order_by(*fetch_order(table.c, window)).limit(window.size + 1)
+
+
+def fetch_order(columns: ColumnCollection[str, Any], window: Window) -> list[Any]:
+    """ORDER BY for fetching a window from `columns` (a table's, or a subquery's)."""
+    column, row_id = columns[window.ordering.key.column], columns["id"]
+    if window.ordering.descending != window.backward:
+        return [column.desc(), row_id.desc()]
+    return [column.asc(), row_id.asc()]
 
 
 def _bound(table: Table, column: ColumnElement[Any], position: Position) -> ColumnElement[Any]:
-    """The position as parameters typed like the columns (timestamptz, not timestamp)."""
+    """The position as parameters typed like the columns: timestamptz, not timestamp; but a
+    plain numeric, so that a bound the column could not hold compares instead of failing."""
+    value_type = Numeric() if isinstance(column.type, Numeric) else column.type
     return tuple_(
-        bindparam(None, position.value, type_=column.type),
+        bindparam(None, position.value, type_=value_type),
         bindparam(None, position.id, type_=table.c.id.type),
     )
 
@@ -168,16 +179,24 @@ def _bound(table: Table, column: ColumnElement[Any], position: Position) -> Colu
 def to_page(rows: Sequence[R], window: Window) -> Page[R]:
     """Trim the look-ahead row and work out pageInfo.
 
-    The look-ahead row tells whether more rows lie in the direction of travel. For
-    the other direction a cursor was given, so the row it points at lies there; this
-    is the cheap answer the Relay spec allows (no second query).
+    The look-ahead row tells whether more rows lie in the direction of travel. A cursor
+    on either side also means a row lies beyond it (the one it points at): the cheap
+    answer the Relay spec allows, without a second query.
     """
     items = list(rows[: window.size])
     more = len(rows) > window.size
     if window.backward:
         items.reverse()
-        return Page(items, has_next=window.before is not None, has_previous=more)
-    return Page(items, has_next=more, has_previous=window.after is not None)
+        return Page(
+            items,
+            has_next=window.before is not None,
+            has_previous=more or window.after is not None,
+        )
+    return Page(
+        items,
+        has_next=more or window.before is not None,
+        has_previous=window.after is not None,
+    )
 
 
 def group_pages(

@@ -14,7 +14,15 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.orders import order_items, orders
 from app.queries.filters import MoneyRange, TimeRange, money_range, one_of, time_range
-from app.queries.keyset import Page, SortKey, Window, apply_window, group_pages, to_page
+from app.queries.keyset import (
+    Page,
+    SortKey,
+    Window,
+    apply_window,
+    fetch_order,
+    group_pages,
+    to_page,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,7 +105,7 @@ async def count_orders(conn: AsyncConnection, *, where: OrderFilter | None) -> i
 def _parents(user_ids: Sequence[uuid.UUID]) -> TableValuedAlias:
     return (
         func.unnest(bindparam(None, list(user_ids), type_=ARRAY(UUID(as_uuid=True))))
-        .table_valued(column("parent_id", UUID(as_uuid=True)))
+        .table_valued(column("parent_id", UUID(as_uuid=True)), with_ordinality="ordinal")
         .render_derived(name="parent")
     )
 
@@ -120,7 +128,12 @@ async def orders_pages_by_user_id(
         orders,
         window,
     ).lateral("page")
-    stmt = select(parent.c.parent_id, *page.c).select_from(parent.join(page, true()))
+    stmt = (
+        select(parent.c.parent_id, *page.c)
+        .select_from(parent.join(page, true()))
+        # The order of rows out of a join is not promised; say it.
+        .order_by(parent.c.ordinal, *fetch_order(page.c, window))
+    )
     rows = await conn.execute(stmt)
     return group_pages(rows.all(), user_ids, window, lambda row: OrderRecord(*row[1:]))
 

@@ -47,7 +47,7 @@ async def first_cursor(api: Api, document: str, root: str, **variables: Any) -> 
         ),
         (
             {"filter": {"createdAt": {"from": "2026-02-01T00:00:00"}}},
-            "filter.createdAt",
+            "filter.createdAt.from",
             "time zone",
         ),
     ],

@@ -18,6 +18,7 @@ from app.queries import audit
 from app.queries.audit import AuditFilter as AuditQueryFilter
 from app.queries.audit import AuditRecord
 from app.queries.keyset import Ordering
+from app.queries.text import checked_text
 
 if TYPE_CHECKING:
     from app.graphql.users.types import User
@@ -89,14 +90,16 @@ class AuditEventFilter:
     def to_query(self) -> AuditQueryFilter:
         return AuditQueryFilter(
             entity_id=from_global_id(self.entity_id, argument="filter.entityId")[1]
-            if self.entity_id
+            if self.entity_id is not None
             else None,
             actor_id=pk_of(self.actor_id, "User", argument="filter.actorId")
-            if self.actor_id
+            if self.actor_id is not None
             else None,
-            action=self.action,
+            action=checked_text(self.action, field="filter.action", max_length=100)
+            if self.action is not None
+            else None,
             occurred_at=DateTimeRange(from_=self.after, to=self.before).to_query(field="filter")
-            if self.after or self.before
+            if self.after is not None or self.before is not None
             else None,
         )
 

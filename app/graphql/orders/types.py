@@ -167,9 +167,11 @@ class OrderFilter:
             statuses=tuple(status.value for status in self.status)
             if self.status is not None
             else None,
-            user_id=pk_of(self.user_id, "User", argument="filter.userId") if self.user_id else None,
+            user_id=pk_of(self.user_id, "User", argument="filter.userId")
+            if self.user_id is not None
+            else None,
             created_at=self.created_at.to_query(field="filter.createdAt")
             if self.created_at
             else None,
-            total=self.total.to_query() if self.total else None,
+            total=self.total.to_query(field="filter.total") if self.total else None,
         )

@@ -25,6 +25,7 @@ from app.graphql.relay import (
 from app.graphql.scalars import Money
 from app.queries.products import ProductFilter as ProductQueryFilter
 from app.queries.products import ProductRecord
+from app.queries.text import checked_text
 
 if TYPE_CHECKING:
     from app.graphql.audit.types import AuditEvent
@@ -102,8 +103,10 @@ class ProductFilter:
 
     def to_query(self) -> ProductQueryFilter:
         return ProductQueryFilter(
-            search=self.search,
-            price=self.price.to_query() if self.price else None,
+            search=checked_text(self.search, field="filter.search", max_length=256)
+            if self.search is not None
+            else None,
+            price=self.price.to_query(field="filter.price") if self.price else None,
             in_stock=self.in_stock,
             created_at=self.created_at.to_query(field="filter.createdAt")
             if self.created_at

@@ -23,6 +23,7 @@ from app.graphql.relay import (
     OrderDirection,
     to_global_id,
 )
+from app.queries.text import checked_text
 from app.queries.users import UserFilter as UserQueryFilter
 from app.queries.users import UserRecord
 
@@ -130,8 +131,12 @@ class UserFilter:
 
     def to_query(self) -> UserQueryFilter:
         return UserQueryFilter(
-            email=self.email,
-            name=self.name,
+            email=checked_text(self.email, field="filter.email", max_length=256)
+            if self.email is not None
+            else None,
+            name=checked_text(self.name, field="filter.name", max_length=256)
+            if self.name is not None
+            else None,
             role=self.role.value if self.role else None,
             created_at=self.created_at.to_query(field="filter.createdAt")
             if self.created_at
