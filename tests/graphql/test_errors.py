@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import uuid
 from typing import Any
 
@@ -146,3 +147,63 @@ async def test_too_many_ids_for_nodes(api: Api) -> None:
     ids = [gid("User", uuid.uuid4()) for _ in range(101)]
     error = await api.error("query($ids: [ID!]!) { nodes(ids: $ids) { id } }", {"ids": ids})
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+@pytest.mark.parametrize(
+    ("filter", "field"),
+    [
+        ({"email": "a\u0000b"}, "filter.email"),
+        ({"name": "x" * 257}, "filter.name"),
+        ({"email": "y" * 1_000_000}, "filter.email"),
+        ({"createdAt": {"from": "0001-01-01T00:00:00+05:00"}}, "filter.createdAt.from"),
+    ],
+)
+async def test_filter_text_and_times_the_database_cannot_take(
+    api: Api, filter: dict[str, Any], field: str
+) -> None:
+    error = await api.error(USERS, {"filter": filter})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": field}
+    assert_clean(error)
+
+
+async def test_too_long_search_is_refused(api: Api) -> None:
+    error = await api.error(PRODUCTS, {"filter": {"search": "desk " * 20_000}})
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "filter.search"}
+
+
+@pytest.mark.parametrize("amount", ["1e999999", "1_000", "\u0661\u0662", "99999999999999"])
+async def test_money_takes_plain_ascii_decimals_only(api: Api, amount: str) -> None:
+    error = await api.error(ORDERS, {"filter": {"total": {"min": amount}}})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+
+
+async def test_money_bound_beyond_the_column_is_a_valid_filter(api: Api) -> None:
+    data = await api.data(PRODUCTS, {"filter": {"price": {"max": "100000000"}}, "first": 1})
+    assert data["products"]["totalCount"] == 40
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        [1, "User", "CREATED_AT:ASC", "2026-01-01T00:00:00+00:00", 5],
+        [1, "User", "CREATED_AT:ASC", "0001-01-01T00:00:00+05:00", uuid.uuid4().hex],
+        [1, "User", "NAME:ASC", "a\u0000b", uuid.uuid4().hex],
+    ],
+)
+async def test_forged_cursor_values_are_damaged_cursors(api: Api, payload: list[Any]) -> None:
+    cursor = base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+    order_by = {"field": "NAME"} if payload[2] == "NAME:ASC" else None
+    error = await api.error(USERS, {"after": cursor, "orderBy": order_by})
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "damaged" in error["message"]
+
+
+async def test_unused_variable_is_a_validation_error(api: Api) -> None:
+    error = await api.error("query($x: Int) { products(first: 1) { totalCount } }")
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+async def test_too_many_aliases_are_refused(api: Api) -> None:
+    many = " ".join(f"a{i}: products(first: 1) {{ totalCount }}" for i in range(16))
+    error = await api.error("{ " + many + " }")
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.conftest import Api, running_app
 from tests.proxy import Proxy
 
@@ -125,3 +127,24 @@ async def test_database_outage_is_a_clear_error_and_the_server_recovers(seeded_u
             assert len(body["data"]["products"]["edges"]) == 2
     finally:
         await proxy.stop()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b'"hello"', b'{"query": "{ __typename }", "x": "\xff"}', b"[" * 100_000 + b"]" * 100_000],
+)
+async def test_malformed_bodies_are_400_not_500(api: Api, body: bytes) -> None:
+    response = await api.client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_lone_surrogate_in_json_is_400(api: Api) -> None:
+    response = await api.client.post(
+        "/graphql",
+        content=b'{"query": "{ users { totalCount } }", "variables": {"e": "\\ud800"}}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 400

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
 from app.db.seed import ADMIN_EMAIL, SeedSpec, seed
 from tests.conftest import Api
@@ -48,6 +48,32 @@ async def test_after_and_before_together_bound_a_slice(api: Api) -> None:
     assert [e["node"]["id"] for e in data["users"]["edges"]] == [
         e["node"]["id"] for e in edges[3:7]
     ]
+    # Rows lie beyond both cursors: the ones they point at.
+    assert data["users"]["pageInfo"]["hasNextPage"] is True
+    assert data["users"]["pageInfo"]["hasPreviousPage"] is True
+
+
+async def test_nested_pages_go_backward_for_every_parent_at_once(
+    api: Api, engine: AsyncEngine
+) -> None:
+    query = """{ users(first: 6) { edges { node { id
+        orders(last: 2, orderBy: {field: TOTAL, direction: ASC}) {
+          pageInfo { hasPreviousPage hasNextPage } edges { node { id } } } } } } }"""
+    data = await api.data(query)
+    async with engine.connect() as conn:
+        for edge in data["users"]["edges"]:
+            user_id = pk(edge["node"]["id"])
+            truth = [
+                row.id
+                for row in await conn.execute(
+                    text("SELECT id FROM orders WHERE user_id = :u ORDER BY total, id"),
+                    {"u": user_id},
+                )
+            ]
+            orders = edge["node"]["orders"]
+            assert [pk(o["node"]["id"]) for o in orders["edges"]] == truth[-2:]
+            assert orders["pageInfo"]["hasPreviousPage"] is (len(truth) > 2)
+            assert orders["pageInfo"]["hasNextPage"] is False
 
 
 async def test_cursor_pages_stay_stable_while_rows_are_inserted(

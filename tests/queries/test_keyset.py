@@ -9,7 +9,7 @@ from decimal import Decimal
 import pytest
 
 from app.errors import BadInput
-from app.queries.keyset import CursorCodec, Ordering, SortKey, Window, to_page
+from app.queries.keyset import CursorCodec, Ordering, Position, SortKey, Window, to_page
 
 CREATED = Ordering(SortKey("CREATED_AT", "created_at", datetime), descending=True)
 PRICE = Ordering(SortKey("PRICE", "price", Decimal), descending=False)
@@ -68,5 +68,21 @@ def test_forward_page_trims_the_look_ahead_row() -> None:
 def test_backward_page_is_turned_round() -> None:
     page = to_page([9, 8, 7], Window(NAME, size=2, backward=True))
     assert page.rows == [8, 9]
+    assert page.has_previous is True
+    assert page.has_next is False
+
+
+POSITION = Position("m", uuid.UUID(int=1))
+
+
+def test_forward_page_with_before_has_a_next_page() -> None:
+    page = to_page([1, 2], Window(NAME, size=3, before=POSITION))
+    assert page.has_next is True
+    assert page.has_previous is False
+
+
+def test_backward_page_with_after_has_a_previous_page() -> None:
+    page = to_page([2, 1], Window(NAME, size=3, backward=True, after=POSITION))
+    assert page.rows == [1, 2]
     assert page.has_previous is True
     assert page.has_next is False

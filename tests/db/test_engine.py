@@ -1,0 +1,33 @@
+"""The engine's errors, as clients see them."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import text
+
+from app.db.engine import connect, create_engine
+from app.errors import ServiceUnavailable
+from app.settings import Settings
+
+
+async def test_statement_timeout_is_service_unavailable(seeded_url: str) -> None:
+    engine = create_engine(Settings(db_statement_timeout_ms=50), seeded_url)
+    try:
+        with pytest.raises(ServiceUnavailable, match="statement timeout"):
+            async with connect(engine) as conn:
+                await conn.execute(text("SELECT pg_sleep(2)"))
+    finally:
+        await engine.dispose()
+
+
+async def test_exhausted_pool_is_service_unavailable(seeded_url: str) -> None:
+    settings = Settings(db_pool_size=1, db_max_overflow=0, db_connect_timeout_s=0.2)
+    engine = create_engine(settings, seeded_url)
+    try:
+        async with connect(engine) as held:
+            await held.execute(text("SELECT 1"))
+            with pytest.raises(ServiceUnavailable, match="busy"):
+                async with connect(engine) as conn:
+                    await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
