@@ -193,3 +193,20 @@ async def api(seeded_url: str) -> AsyncIterator[Api]:
 async def empty_api(empty_url: str) -> AsyncIterator[Api]:
     async with running_app(empty_url) as api:
         yield api
+
+
+# A small data set for tests that write: 3 users with an order each, 5 products.
+SMALL = SeedSpec(users=3, orders_per_user=1, items_per_order=2, products=5, seed=3)
+
+
+@pytest.fixture
+async def wapi(empty_url: str) -> AsyncIterator[Api]:
+    """An admin's client on a database of the test's own, seeded with SMALL."""
+    engine = create_async_engine(empty_url)
+    try:
+        async with engine.begin() as conn:
+            await seed(conn, SMALL)
+    finally:
+        await engine.dispose()
+    async with running_app(empty_url) as api:
+        yield api

@@ -11,8 +11,10 @@ from sqlalchemy import (
     LargeBinary,
     Numeric,
     PrimaryKeyConstraint,
+    SmallInteger,
     Table,
     Text,
+    UniqueConstraint,
     text,
 )
 from sqlalchemy.dialects.postgresql import UUID
@@ -58,9 +60,12 @@ order_items = Table(
     Column("product_id", UUID(as_uuid=True), ForeignKey("products.id"), nullable=False),
     Column("quantity", Integer, nullable=False),
     Column("unit_price", Numeric(10, 2), nullable=False),
+    # 1, 2, 3... in the order the lines were given: items read back in that order.
+    Column("line", SmallInteger, nullable=False),
     CheckConstraint("quantity > 0", name="quantity_positive"),
     CheckConstraint("unit_price >= 0", name="unit_price_non_negative"),
-    Index("ix_order_items_order_id_id", "order_id", "id"),
+    CheckConstraint("line > 0", name="line_positive"),
+    UniqueConstraint("order_id", "line"),
     Index("ix_order_items_product_id", "product_id"),
 )
 

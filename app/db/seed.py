@@ -177,7 +177,7 @@ _PRODUCT_COLUMNS = [
 ]
 _USER_COLUMNS = ["id", "email", "name", "role", "created_at", "updated_at"]
 _ORDER_COLUMNS = ["id", "user_id", "status", "total", "created_at", "updated_at"]
-_ITEM_COLUMNS = ["id", "order_id", "product_id", "quantity", "unit_price"]
+_ITEM_COLUMNS = ["id", "order_id", "product_id", "quantity", "unit_price", "line"]
 
 
 def _uuid(rng: random.Random) -> uuid.UUID:
@@ -215,10 +215,10 @@ def _order(
     created = person[4] + timedelta(seconds=rng.randint(0, 365 * 24 * 3600))
     items = []
     total = Decimal(0)
-    for product_id, price in rng.sample(catalog, item_count):
+    for line, (product_id, price) in enumerate(rng.sample(catalog, item_count), start=1):
         quantity = rng.randint(1, 5)
         total += price * quantity
-        items.append((_uuid(rng), order_id, product_id, quantity, price))
+        items.append((_uuid(rng), order_id, product_id, quantity, price, line))
     order = (order_id, person[0], rng.choice(STATUSES), total, created, created)
     return order, items
 

@@ -156,7 +156,7 @@ async def items_by_order_id(
     stmt = (
         select(*ITEM_COLUMNS)
         .where(one_of(order_items.c.order_id, order_ids))
-        .order_by(order_items.c.order_id, order_items.c.id)
+        .order_by(order_items.c.order_id, order_items.c.line)
     )
     grouped: dict[uuid.UUID, list[OrderItemRecord]] = {order_id: [] for order_id in order_ids}
     for row in await conn.execute(stmt):

@@ -144,8 +144,14 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
     await conn.execute(
         insert(order_items),
         [
-            {"order_id": order.id, "product_id": i, "quantity": q, "unit_price": found[i].price}
-            for i, q in zip(ids, quantities, strict=True)
+            {
+                "order_id": order.id,
+                "line": line,
+                "product_id": i,
+                "quantity": q,
+                "unit_price": found[i].price,
+            }
+            for line, (i, q) in enumerate(zip(ids, quantities, strict=True), start=1)
         ],
     )
     await conn.execute(

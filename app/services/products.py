@@ -68,7 +68,7 @@ async def create_product(conn: AsyncConnection, *, actor: Actor, data: NewProduc
         action="product.created",
         entity_type="Product",
         entity_id=product.id,
-        changes=audit.diff(None, data.model_dump(), FIELDS),
+        changes=audit.diff(None, row._mapping, FIELDS),
     )
     return product
 

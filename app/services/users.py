@@ -53,7 +53,7 @@ async def create_user(conn: AsyncConnection, *, actor: Actor, data: NewUser) -> 
         action="user.created",
         entity_type="User",
         entity_id=user.id,
-        changes=audit.diff(None, data.model_dump(), FIELDS),
+        changes=audit.diff(None, row._mapping, FIELDS),
     )
     return user
 

@@ -138,9 +138,33 @@ def upgrade() -> None:
     op.create_index("ix_order_requests_order_id", "order_requests", ["order_id"], unique=False)
     for statement in APPEND_ONLY:
         op.execute(statement)
+    _number_order_lines()
+
+
+def _number_order_lines() -> None:
+    """Items keep the order they were given in: number existing lines by id."""
+    op.add_column("order_items", sa.Column("line", sa.SmallInteger(), nullable=True))
+    op.execute(
+        """
+        UPDATE order_items AS i SET line = n.line
+        FROM (SELECT id, row_number() OVER (PARTITION BY order_id ORDER BY id) AS line
+              FROM order_items) AS n
+        WHERE i.id = n.id
+        """
+    )
+    op.alter_column("order_items", "line", nullable=False)
+    op.create_check_constraint(op.f("ck_order_items_line_positive"), "order_items", "line > 0")
+    op.create_unique_constraint(
+        op.f("uq_order_items_order_id_line"), "order_items", ["order_id", "line"]
+    )
+    op.drop_index("ix_order_items_order_id_id", table_name="order_items")
 
 
 def downgrade() -> None:
+    op.create_index("ix_order_items_order_id_id", "order_items", ["order_id", "id"])
+    op.drop_constraint(op.f("uq_order_items_order_id_line"), "order_items")
+    op.drop_constraint(op.f("ck_order_items_line_positive"), "order_items")
+    op.drop_column("order_items", "line")
     op.execute("DROP TRIGGER audit_events_append_only ON audit_events")
     op.execute("DROP TRIGGER audit_events_no_truncate ON audit_events")
     op.execute("DROP FUNCTION audit_events_refuse()")

@@ -62,7 +62,7 @@ async def test_heavy_query_matches_the_database(api: Api, engine: AsyncEngine) -
                         text(
                             "SELECT i.quantity, i.unit_price, p.sku FROM order_items i "
                             "JOIN products p ON p.id = i.product_id "
-                            "WHERE i.order_id = :o ORDER BY i.id"
+                            "WHERE i.order_id = :o ORDER BY i.line"
                         ),
                         {"o": row.id},
                     )

@@ -1,0 +1,84 @@
+"""Writes under contention: no overselling, no lost updates."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from tests.conftest import Api
+from tests.dbtools import fetch_one, fetch_value
+from tests.graphql.mutations import PLACE_ORDER, UPDATE_PRODUCT
+from tests.helpers import gid
+
+PRODUCT = "query($id: ID!) { product(id: $id) { stock version } }"
+
+
+async def a_product(api: Api) -> Any:
+    return await fetch_one(api.url, "SELECT id, stock, version FROM products ORDER BY sku LIMIT 1")
+
+
+async def test_twenty_buyers_for_the_last_five_units_buy_exactly_five(wapi: Api) -> None:
+    row = await a_product(wapi)
+    product_id = gid("Product", row.id)
+    await wapi.data(
+        UPDATE_PRODUCT, {"input": {"id": product_id, "expectedVersion": row.version, "stock": 5}}
+    )
+
+    async def buy() -> dict[str, Any]:
+        variables = {
+            "input": {
+                "items": [{"productId": product_id, "quantity": 1}],
+                "idempotencyKey": uuid.uuid4().hex,
+            }
+        }
+        payload: dict[str, Any] = (await wapi.data(PLACE_ORDER, variables))["placeOrder"]
+        return payload
+
+    results = await asyncio.gather(*(buy() for _ in range(20)))
+    sold = [r for r in results if r["order"] is not None]
+    refused = [r for r in results if r["order"] is None]
+    assert len(sold) == 5
+    assert len(refused) == 15
+    assert {e["code"] for r in refused for e in r["errors"]} == {"OUT_OF_STOCK"}
+    assert await fetch_value(wapi.url, "SELECT stock FROM products WHERE id = :i", i=row.id) == 0
+    assert (
+        await fetch_value(
+            wapi.url,
+            "SELECT coalesce(sum(quantity), 0) FROM order_items WHERE product_id = :i "
+            "AND order_id IN (SELECT entity_id FROM audit_events WHERE action = 'order.placed')",
+            i=row.id,
+        )
+        == 5
+    )
+
+
+async def test_fifty_concurrent_versioned_updates_lose_none(wapi: Api) -> None:
+    row = await a_product(wapi)
+    product_id = gid("Product", row.id)
+    conflicts = 0
+
+    async def add_one() -> None:
+        nonlocal conflicts
+        while True:
+            current = (await wapi.data(PRODUCT, {"id": product_id}))["product"]
+            body = await wapi.query(
+                UPDATE_PRODUCT,
+                {
+                    "input": {
+                        "id": product_id,
+                        "expectedVersion": current["version"],
+                        "stock": current["stock"] + 1,
+                    }
+                },
+            )
+            if "errors" not in body:
+                return
+            assert body["errors"][0]["extensions"]["code"] == "CONFLICT", body
+            conflicts += 1
+
+    await asyncio.gather(*(add_one() for _ in range(50)))
+    final = await fetch_one(wapi.url, "SELECT stock, version FROM products WHERE id = :i", i=row.id)
+    assert final.stock == row.stock + 50
+    assert final.version == row.version + 50
+    assert conflicts > 0, "the updates should have raced"
