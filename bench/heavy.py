@@ -55,6 +55,24 @@ def main() -> None:
     )
     if seeded.returncode not in (0, 2):
         raise SystemExit(seeded.stderr)
+    token = subprocess.run(
+        [
+            *cli,
+            "token",
+            "create",
+            "--email",
+            "admin@example.com",
+            "--name",
+            "bench",
+            "--expires-in",
+            "1",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    headers = {"authorization": f"Bearer {token}"}
     port = _free_port()
     env.update(PORT=str(port), LOG_LEVEL="warning", WEB_CONCURRENCY=str(args.workers))
     server = subprocess.Popen([*cli, "serve"], env=env)
@@ -66,18 +84,18 @@ def main() -> None:
             "variables": {"first": args.first, "orders": args.orders},
         }
         print(f"Heavy: first={args.first} orders={args.orders}, workers={args.workers}")
-        _lone(url, body, args.repeat)
+        _lone(url, body, headers, args.repeat)
         if shutil.which("wrk"):
-            _wrk(url, body, args.connections, args.duration)
+            _wrk(url, body, headers, args.connections, args.duration)
         else:
-            asyncio.run(_load(url, body, args.connections, args.duration))
+            asyncio.run(_load(url, body, headers, args.connections, args.duration))
     finally:
         server.send_signal(signal.SIGINT)
         server.wait(timeout=30)
 
 
-def _lone(url: str, body: dict[str, object], repeat: int) -> None:
-    with httpx.Client(timeout=60) as client:
+def _lone(url: str, body: dict[str, object], headers: dict[str, str], repeat: int) -> None:
+    with httpx.Client(timeout=60, headers=headers) as client:
         response = client.post(url, json=body)
         response.raise_for_status()
         assert "errors" not in response.json(), response.text[:500]
@@ -93,11 +111,14 @@ def _lone(url: str, body: dict[str, object], repeat: int) -> None:
     )
 
 
-def _wrk(url: str, body: dict[str, object], connections: int, duration: int) -> None:
+def _wrk(
+    url: str, body: dict[str, object], headers: dict[str, str], connections: int, duration: int
+) -> None:
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
         script.write(
             'wrk.method = "POST"\n'
             'wrk.headers["Content-Type"] = "application/json"\n'
+            f'wrk.headers["Authorization"] = {json.dumps(headers["authorization"])}\n'
             f"wrk.body = {json.dumps(json.dumps(body))}\n"
         )
     result = subprocess.run(
@@ -122,7 +143,9 @@ def _wrk(url: str, body: dict[str, object], connections: int, duration: int) -> 
     print(result.stdout)
 
 
-async def _load(url: str, body: dict[str, object], connections: int, duration: int) -> None:
+async def _load(
+    url: str, body: dict[str, object], headers: dict[str, str], connections: int, duration: int
+) -> None:
     timings: list[float] = []
     deadline = time.perf_counter() + duration
 
@@ -132,7 +155,7 @@ async def _load(url: str, body: dict[str, object], connections: int, duration: i
             (await client.post(url, json=body)).raise_for_status()
             timings.append((time.perf_counter() - start) * 1000)
 
-    async with httpx.AsyncClient(timeout=60) as client:
+    async with httpx.AsyncClient(timeout=60, headers=headers) as client:
         started = time.perf_counter()
         await asyncio.gather(*(worker(client) for _ in range(connections)))
         elapsed = time.perf_counter() - started

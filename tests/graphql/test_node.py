@@ -56,3 +56,12 @@ async def test_nodes_keeps_order_and_batches_by_type(api: Api, engine: AsyncEngi
     ]
     # One per type (the two users together), and the item's order, to check who may see it.
     assert len(api.statements.statements) == 5
+
+
+async def test_anonymous_nodes_get_the_public_ones_and_null_for_the_rest(
+    api: Api, engine: AsyncEngine
+) -> None:
+    pks = await one_of_each(engine)
+    ids = [gid("Product", pks["Product"]), gid("User", pks["User"]), gid("Order", pks["Order"])]
+    nodes = (await api.as_(None).data(NODES, {"ids": ids}))["nodes"]
+    assert nodes == [{"__typename": "Product", "id": ids[0]}, None, None]
