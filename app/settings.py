@@ -39,6 +39,9 @@ class Settings(BaseSettings):
         default=15, ge=0, description="Most aliases a document may use (each can be a query)."
     )
     graphiql: bool = Field(default=True, description="Serve GraphiQL on GET /graphql.")
+    max_body_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
+    )
     jwt_secret: SecretStr | None = Field(
         default=None, description="Accept HS256 JWTs signed with this secret."
     )

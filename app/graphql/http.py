@@ -131,7 +131,10 @@ class GraphQLApp(GraphQL[Context, None]):
             await super().__call__(scope, receive, send)
             return
         request = Request(scope, receive)
+        limit = request.app.state.settings.max_body_bytes
         try:
+            if int(request.headers.get("content-length") or 0) > limit:
+                raise HTTPException(413, f"The request body is limited to {limit} bytes.")
             response = await self.run(request)
         except HTTPException as exc:
             code = "UNAUTHENTICATED" if isinstance(exc, AuthenticationFailed) else "BAD_REQUEST"

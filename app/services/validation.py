@@ -6,7 +6,14 @@ from decimal import Decimal
 from typing import Annotated, Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, ValidationError
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+)
 from pydantic.alias_generators import to_camel
 from pydantic_core import PydanticCustomError
 
@@ -46,7 +53,8 @@ Money = Annotated[Decimal, Field(ge=0, max_digits=10, decimal_places=2)]
 
 
 class Input(BaseModel):
-    """Base for input models: whitespace trimmed, unknown fields refused, frozen."""
+    """Base for input models: whitespace trimmed, unknown fields refused, frozen, and
+    text PostgreSQL can store (no NUL, no lone surrogates)."""
 
     model_config = ConfigDict(
         str_strip_whitespace=True,
@@ -55,6 +63,18 @@ class Input(BaseModel):
         alias_generator=to_camel,
         populate_by_name=True,
     )
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _storable_text(cls, value: Any) -> Any:
+        if isinstance(value, str):
+            if "\x00" in value:
+                raise PydanticCustomError("INVALID", "Text must not contain NUL characters.")
+            try:
+                value.encode()
+            except UnicodeEncodeError:
+                raise PydanticCustomError("INVALID", "Text is not valid Unicode.") from None
+        return value
 
 
 def validate(model: type[M], **values: Any) -> M:

@@ -148,3 +148,12 @@ async def test_lone_surrogate_in_json_is_400(api: Api) -> None:
         headers={"content-type": "application/json"},
     )
     assert response.status_code == 400
+
+
+async def test_oversized_body_is_413(api: Api) -> None:
+    body = b'{"query": "{ __typename }", "pad": "' + b"x" * 1_100_000 + b'"}'
+    response = await api.client.post(
+        "/graphql", content=body, headers={"content-type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

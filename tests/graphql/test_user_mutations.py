@@ -164,3 +164,12 @@ async def test_admin_deletes_a_user_without_orders(wapi: Api) -> None:
     assert (
         await scalar(wapi, "SELECT count(*) FROM audit_events WHERE action = 'user.deleted'") == 1
     )
+
+
+@pytest.mark.parametrize("name", ["a\u0000b", "x" * 500_000])
+async def test_unstorable_or_huge_text_is_a_field_error(wapi: Api, name: str) -> None:
+    payload = (await wapi.data(CREATE_USER, {"input": {"email": "t@example.com", "name": name}}))[
+        "createUser"
+    ]
+    assert payload["user"] is None
+    assert [e["field"] for e in payload["errors"]] == ["name"]
