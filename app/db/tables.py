@@ -1,6 +1,7 @@
 """Every table, imported once so the metadata is complete (Alembic and tests use it)."""
 
 from app.db.audit import audit_events
+from app.db.events import events, outbox
 from app.db.identity import api_tokens
 from app.db.metadata import metadata
 from app.db.orders import order_items, order_requests, orders
@@ -10,10 +11,12 @@ from app.db.users import users
 __all__ = [
     "api_tokens",
     "audit_events",
+    "events",
     "metadata",
     "order_items",
     "order_requests",
     "orders",
+    "outbox",
     "products",
     "users",
 ]

@@ -47,7 +47,7 @@ def diff(
         old = before.get(name) if before is not None else None
         new = after.get(name) if after is not None else None
         if old != new:
-            changes[name] = {"before": _plain(old), "after": _plain(new)}
+            changes[name] = {"before": plain(old), "after": plain(new)}
     return changes
 
 
@@ -105,13 +105,14 @@ async def record_many(
     )
 
 
-def _plain(value: Any) -> Any:
+def plain(value: Any) -> Any:
+    """A value as JSON can hold it: decimals, UUIDs and times as strings."""
     if isinstance(value, Decimal | uuid.UUID):
         return str(value)
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
+        return [plain(item) for item in value]
     if isinstance(value, dict):
-        return {key: _plain(item) for key, item in value.items()}
+        return {key: plain(item) for key, item in value.items()}
     return value

@@ -24,8 +24,10 @@ from app.db.users import users
 from app.errors import FieldProblem, Forbidden, InvalidInput
 from app.queries.filters import one_of
 from app.queries.orders import COLUMNS, OrderRecord
-from app.services import audit
+from app.queries.products import COLUMNS as PRODUCT_COLUMNS
+from app.services import audit, outbox
 from app.services.audit import Actor
+from app.services.products import emit_product_change
 from app.services.validation import Input
 from app.services.writes import locked_row
 
@@ -141,6 +143,14 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
         await conn.execute(insert(orders).values(user_id=owner, total=total).returning(*COLUMNS))
     ).one()
     order = OrderRecord(*order_row)
+    await outbox.emit(
+        conn,
+        topic="order",
+        type="CREATED",
+        entity_id=order.id,
+        owner_id=owner,
+        data=order_row._mapping,
+    )
     await conn.execute(
         insert(order_items),
         [
@@ -256,6 +266,15 @@ async def _move(
     ).one()
     if status == "cancelled":
         await _restock(conn, actor=actor, order_id=order_id)
+    await outbox.emit(
+        conn,
+        topic="order",
+        type="STATUS_CHANGED",
+        entity_id=order_id,
+        owner_id=row.user_id,
+        data=row._mapping,
+        changed_fields=["status"],
+    )
     await audit.record(
         conn,
         actor=actor,
@@ -304,19 +323,29 @@ async def _restock(conn: AsyncConnection, *, actor: Actor, order_id: uuid.UUID) 
 async def _adjust_stock(
     conn: AsyncConnection, ids: list[uuid.UUID], deltas: list[int]
 ) -> dict[uuid.UUID, int]:
-    """Add each delta to its product's stock in one statement; returns the stock before."""
+    """Add each delta to its product's stock in one statement; returns the stock before.
+
+    Each product changed is an UPDATED event for productEvents subscribers.
+    """
     if not ids:
         return {}
-    rows = await conn.execute(
-        text(
-            """
-            UPDATE products AS p
-            SET stock = p.stock + d.delta, version = p.version + 1, updated_at = now()
-            FROM unnest(CAST(:ids AS uuid[]), CAST(:deltas AS int[])) AS d(id, delta)
-            WHERE p.id = d.id
-            RETURNING p.id, p.stock - d.delta AS before
-            """
-        ),
-        {"ids": ids, "deltas": deltas},
-    )
-    return {row.id: row.before for row in rows}
+    rows = (
+        await conn.execute(
+            text(
+                f"""
+                UPDATE products AS p
+                SET stock = p.stock + d.delta, version = p.version + 1, updated_at = now()
+                FROM unnest(CAST(:ids AS uuid[]), CAST(:deltas AS int[])) AS d(id, delta)
+                WHERE p.id = d.id
+                RETURNING {", ".join(f"p.{c.name}" for c in PRODUCT_COLUMNS)},
+                          p.stock - d.delta AS stock_before
+                """
+            ),
+            {"ids": ids, "deltas": deltas},
+        )
+    ).all()
+    for row in sorted(rows, key=lambda row: row.id):
+        await emit_product_change(
+            conn, row._mapping, changed=["stock"], stock_before=row.stock_before
+        )
+    return {row.id: row.stock_before for row in rows}

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from collections.abc import Iterable, Mapping
+from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field
 from sqlalchemy import delete, exists, func, insert, select, update
@@ -15,7 +16,7 @@ from app.db.orders import order_items
 from app.db.products import products
 from app.errors import InvalidInput
 from app.queries.products import COLUMNS, ProductRecord
-from app.services import audit
+from app.services import audit, outbox
 from app.services.audit import Actor
 from app.services.validation import Input, Money, Name
 from app.services.writes import invalid_from_constraint, locked_row
@@ -62,6 +63,14 @@ async def create_product(conn: AsyncConnection, *, actor: Actor, data: NewProduc
     except IntegrityError as exc:
         raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
     product = ProductRecord(*row)
+    await outbox.emit(
+        conn,
+        topic="product",
+        type="CREATED",
+        entity_id=product.id,
+        owner_id=None,
+        data=row._mapping,
+    )
     await audit.record(
         conn,
         actor=actor,
@@ -100,13 +109,15 @@ async def update_product(
         ).one()
     except IntegrityError as exc:
         raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
+    changed = audit.diff(before._mapping, row._mapping, FIELDS)
+    await emit_product_change(conn, row._mapping, changed=changed, stock_before=before.stock)
     await audit.record(
         conn,
         actor=actor,
         action="product.updated",
         entity_type="Product",
         entity_id=product_id,
-        changes=audit.diff(before._mapping, row._mapping, FIELDS),
+        changes=changed,
     )
     return ProductRecord(*row)
 
@@ -126,6 +137,14 @@ async def delete_product(
             "to stop selling it.",
         )
     await conn.execute(delete(products).where(products.c.id == product_id))
+    await outbox.emit(
+        conn,
+        topic="product",
+        type="DELETED",
+        entity_id=product_id,
+        owner_id=None,
+        data={column.name: before._mapping[column.name] for column in COLUMNS},
+    )
     await audit.record(
         conn,
         actor=actor,
@@ -133,4 +152,22 @@ async def delete_product(
         entity_type="Product",
         entity_id=product_id,
         changes=audit.diff(before._mapping, None, FIELDS),
+    )
+
+
+async def emit_product_change(
+    conn: AsyncConnection, row: Mapping[Any, Any], *, changed: Iterable[str], stock_before: int
+) -> None:
+    """An UPDATED event; `inStock` joins the changed fields when stock crossed zero."""
+    fields = list(changed)
+    if (stock_before > 0) != (row["stock"] > 0):
+        fields.append("inStock")
+    await outbox.emit(
+        conn,
+        topic="product",
+        type="UPDATED",
+        entity_id=row["id"],
+        owner_id=None,
+        data={column.name: row[column.name] for column in COLUMNS},
+        changed_fields=fields,
     )

@@ -14,7 +14,7 @@ from app.db.orders import orders
 from app.db.users import users
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.queries.users import COLUMNS, UserRecord
-from app.services import audit
+from app.services import audit, outbox
 from app.services.audit import Actor
 from app.services.validation import Email, Input, Name
 from app.services.writes import invalid_from_constraint, locked_row
@@ -47,6 +47,9 @@ async def create_user(conn: AsyncConnection, *, actor: Actor, data: NewUser) -> 
     except IntegrityError as exc:
         raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
     user = UserRecord(*row)
+    await outbox.emit(
+        conn, topic="user", type="CREATED", entity_id=user.id, owner_id=user.id, data=row._mapping
+    )
     await audit.record(
         conn,
         actor=actor,
@@ -87,13 +90,23 @@ async def update_user(
     except IntegrityError as exc:
         raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
     user = UserRecord(*row)
+    changed = audit.diff(before._mapping, row._mapping, FIELDS)
+    await outbox.emit(
+        conn,
+        topic="user",
+        type="UPDATED",
+        entity_id=user_id,
+        owner_id=user_id,
+        data=row._mapping,
+        changed_fields=changed,
+    )
     await audit.record(
         conn,
         actor=actor,
         action="user.updated",
         entity_type="User",
         entity_id=user_id,
-        changes=audit.diff(before._mapping, row._mapping, FIELDS),
+        changes=changed,
     )
     return user
 
@@ -110,6 +123,14 @@ async def delete_user(
             "id", "USER_HAS_ORDERS", "This user has orders; orders are kept, so the user is too."
         )
     await conn.execute(delete(users).where(users.c.id == user_id))
+    await outbox.emit(
+        conn,
+        topic="user",
+        type="DELETED",
+        entity_id=user_id,
+        owner_id=user_id,
+        data={name: before._mapping[name] for name in (c.name for c in COLUMNS)},
+    )
     await audit.record(
         conn,
         actor=actor,
