@@ -8,13 +8,14 @@ AUTH_CACHE_SECONDS in this process (revoking through this process takes effect a
 
 from __future__ import annotations
 
+import dataclasses
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
 
 import jwt
 from sqlalchemy import select, update
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.tokens import PREFIX, find_token
 from app.auth.viewer import ANONYMOUS, Viewer
@@ -58,6 +59,12 @@ class Authenticator:
         """Drop a revoked token from this process's cache at once."""
         for key, (_, viewer) in list(self._cache.items()):
             if viewer.token_id == token_id:
+                del self._cache[key]
+
+    def forget_user(self, user_id: uuid.UUID) -> None:
+        """Drop every cached credential of a user whose role changed or who was deleted."""
+        for key, (_, viewer) in list(self._cache.items()):
+            if viewer.user_id == user_id:
                 del self._cache[key]
 
     async def _api_token(self, token: str) -> Viewer:
@@ -113,8 +120,12 @@ class Authenticator:
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"The JWT is not valid: {exc}.") from None
         email = claims.get(settings.jwt_email_claim)
-        if not isinstance(email, str) or not email:
-            raise Unauthenticated(f"The JWT lacks the `{settings.jwt_email_claim}` claim.")
+        if not isinstance(email, str) or not email or len(email) > 254 or "\x00" in email:
+            raise Unauthenticated(f"The JWT lacks a usable `{settings.jwt_email_claim}` claim.")
+        try:
+            expires_at = datetime.fromtimestamp(claims["exp"], UTC)
+        except (OverflowError, OSError, ValueError, TypeError):
+            raise Unauthenticated("The JWT's exp is out of range.") from None
         async with connect(self.engine) as conn:
             row = (
                 await conn.execute(
@@ -123,12 +134,23 @@ class Authenticator:
             ).first()
         if row is None:
             raise Unauthenticated("The JWT names no user of this API.")
-        return Viewer(
-            user_id=row.id, role=row.role, expires_at=datetime.fromtimestamp(claims["exp"], UTC)
-        )
+        return Viewer(user_id=row.id, role=row.role, expires_at=expires_at)
 
 
 def _unexpired(viewer: Viewer) -> Viewer:
     if viewer.expires_at is not None and viewer.expires_at <= datetime.now(UTC):
         raise Unauthenticated("The credential has expired.")
     return viewer
+
+
+async def current_viewer(conn: AsyncConnection, viewer: Viewer) -> Viewer:
+    """The viewer with their role as it is now, their row locked against deletion until
+    the transaction ends. A user deleted since their token was checked is refused."""
+    if viewer.user_id is None:
+        return viewer
+    role = await conn.scalar(
+        select(users.c.role).where(users.c.id == viewer.user_id).with_for_update(key_share=True)
+    )
+    if role is None:
+        raise Unauthenticated("The user this credential belongs to no longer exists.")
+    return dataclasses.replace(viewer, role=role)

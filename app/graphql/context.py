@@ -12,7 +12,6 @@ from strawberry.types import Info as StrawberryInfo
 from app.auth.authenticate import Authenticator
 from app.auth.viewer import RequestMeta, Viewer
 from app.loaders import Loaders
-from app.services.audit import Actor
 from app.settings import Settings
 
 
@@ -32,9 +31,11 @@ class Context:
     def request_id(self) -> str:
         return self.meta.request_id or ""
 
-    @property
-    def actor(self) -> Actor:
-        return Actor(viewer=self.viewer, meta=self.meta)
+    def relay_kick(self) -> None:
+        """After a commit: let this process's relay publish the change at once."""
+        relay = getattr(self.request.app.state, "relay", None)
+        if relay is not None:
+            relay.kick()
 
 
 Info = StrawberryInfo[Context, None]

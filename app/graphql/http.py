@@ -7,6 +7,7 @@ could not run (parse or validation errors); application/json always answers 200.
 
 from __future__ import annotations
 
+import re
 import secrets
 from typing import Any
 
@@ -26,6 +27,7 @@ from app.graphql.context import Context
 from app.loaders import Loaders
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 JSON = "application/json"
 _MEDIA_TYPE = "og_media_type"
 
@@ -60,7 +62,10 @@ class AuthenticationFailed(HTTPException):
 class GraphQLApp(GraphQL[Context, None]):
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
-        request_id = request.headers.get("x-request-id") or secrets.token_hex(8)
+        request_id = request.headers.get("x-request-id", "")
+        if not _REQUEST_ID.fullmatch(request_id):
+            # Stored in the audit trail: only short, plain ids are taken as given.
+            request_id = secrets.token_hex(8)
         if isinstance(response, Response):
             response.headers["x-request-id"] = request_id
         try:

@@ -8,8 +8,10 @@ from typing import TypeVar
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.authenticate import current_viewer
 from app.errors import InvalidInput
 from app.graphql.context import Info
+from app.services.audit import Actor
 from app.services.writes import transaction
 
 T = TypeVar("T")
@@ -25,16 +27,22 @@ class InputError:
 
 
 async def write(
-    info: Info, work: Callable[[AsyncConnection], Awaitable[T]]
+    info: Info, work: Callable[[AsyncConnection, Actor], Awaitable[T]]
 ) -> tuple[T | None, list[InputError]]:
     """Run `work` in one transaction: (its result, []) or (None, the input's problems).
 
-    Any error rolls everything back, the audit record included. Problems the caller can
-    fix come back as InputErrors; anything else is a GraphQL error with a code.
+    The actor's role is read again inside the transaction (and their row locked against
+    deletion): a demoted admin cannot write with a role cached a moment ago. Any error
+    rolls everything back, the audit record included. Problems the caller can fix come
+    back as InputErrors; anything else is a GraphQL error with a code.
     """
     try:
         async with transaction(info.context.writer) as conn:
-            return await work(conn), []
+            viewer = await current_viewer(conn, info.context.viewer)
+            actor = Actor(viewer=viewer, meta=info.context.meta)
+            result = await work(conn, actor)
+        info.context.relay_kick()
+        return result, []
     except InvalidInput as exc:
         return None, [
             InputError(field=p.field, code=p.code, message=p.message) for p in exc.problems

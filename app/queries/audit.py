@@ -39,6 +39,8 @@ class AuditFilter:
     actor_id: uuid.UUID | None = None
     action: str | None = None
     occurred_at: TimeRange | None = None
+    # Authorization, not a client filter: actions this viewer may not see.
+    hidden_actions: tuple[str, ...] = ()
 
 
 SORT_KEYS = {"OCCURRED_AT": SortKey("OCCURRED_AT", "occurred_at", datetime)}
@@ -55,6 +57,8 @@ def conditions(where: AuditFilter | None) -> list[ColumnElement[bool]]:
     if where.action is not None:
         result.append(audit_events.c.action == where.action)
     result += time_range(audit_events.c.occurred_at, where.occurred_at, field="filter")
+    if where.hidden_actions:
+        result.append(audit_events.c.action.not_in(where.hidden_actions))
     return result
 
 

@@ -25,6 +25,7 @@ from app.errors import FieldProblem, Forbidden, InvalidInput
 from app.queries.filters import one_of
 from app.queries.orders import COLUMNS, OrderRecord
 from app.queries.products import COLUMNS as PRODUCT_COLUMNS
+from app.queries.text import MONEY_LIMIT
 from app.services import audit, outbox
 from app.services.audit import Actor
 from app.services.products import emit_product_change
@@ -102,8 +103,9 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
         first = (await conn.execute(select(*COLUMNS).where(orders.c.id == earlier.order_id))).one()
         return OrderRecord(*first)
 
-    if data.user_id is not None and not await conn.scalar(
-        select(users.c.id).where(users.c.id == owner)
+    # Locked against deletion until we commit (the actor's own row already is).
+    if not await conn.scalar(
+        select(users.c.id).where(users.c.id == owner).with_for_update(key_share=True)
     ):
         raise InvalidInput.one("userId", "NOT_FOUND", "No user with this id.")
 
@@ -139,6 +141,10 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
     quantities = [line.quantity for line in data.items]
     await _adjust_stock(conn, ids, [-q for q in quantities])
     total = sum((found[i].price * q for i, q in zip(ids, quantities, strict=True)), Decimal(0))
+    if total >= MONEY_LIMIT:
+        raise InvalidInput.one(
+            "items", "TOTAL_TOO_LARGE", f"An order's total must stay below {MONEY_LIMIT}."
+        )
     order_row = (
         await conn.execute(insert(orders).values(user_id=owner, total=total).returning(*COLUMNS))
     ).one()

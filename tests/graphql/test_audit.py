@@ -121,3 +121,35 @@ async def test_product_history_is_public_like_the_product(wapi: Api) -> None:
     history = (await wapi.as_(None).data(query, {"id": created["id"]}))["product"]["history"]
     assert [e["node"]["action"] for e in history["edges"]] == ["product.created"]
     assert history["edges"][0]["node"]["actor"] is None  # who did it is not public
+
+
+async def test_stock_movements_and_request_ids_are_not_public(wapi: Api) -> None:
+    me = await wapi.as_user("user000001@example.com")
+    product = await fetch_one(wapi.url, "SELECT id FROM products WHERE stock > 0 LIMIT 1")
+    await me.data(
+        PLACE_ORDER,
+        {
+            "input": {
+                "items": [{"productId": gid("Product", product.id), "quantity": 1}],
+                "idempotencyKey": "private",
+            }
+        },
+    )
+    query = """query($id: ID!) { product(id: $id) { history { edges { node {
+        action requestId } } } } }"""
+    public = await wapi.as_(None).data(query, {"id": gid("Product", product.id)})
+    assert "product.stock_changed" not in [
+        e["node"]["action"] for e in public["product"]["history"]["edges"]
+    ]
+    admin = (await wapi.data(query, {"id": gid("Product", product.id)}))["product"]["history"]
+    assert admin["edges"][0]["node"]["action"] == "product.stock_changed"
+    assert admin["edges"][0]["node"]["requestId"]
+
+
+async def test_forged_request_ids_are_replaced(wapi: Api) -> None:
+    response = await wapi.client.post(
+        "/graphql",
+        json={"query": "{ viewer { id } }"},
+        headers={**wapi.headers, "x-request-id": "x" * 8000},
+    )
+    assert len(response.headers["x-request-id"]) == 16

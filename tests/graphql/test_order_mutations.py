@@ -12,6 +12,7 @@ from tests.conftest import Api
 from tests.dbtools import fetch_all, fetch_value, fingerprint
 from tests.graphql.mutations import (
     CANCEL_ORDER,
+    CREATE_PRODUCT,
     PLACE_ORDER,
     UPDATE_ORDER_STATUS,
     UPDATE_PRODUCT,
@@ -305,3 +306,24 @@ async def test_stale_order_version_is_a_conflict(wapi: Api) -> None:
         wapi.url, "SELECT status FROM orders WHERE id = :o", o=pk(order["id"])
     )
     assert status == "paid"
+
+
+async def test_a_total_beyond_what_money_holds_is_a_field_error(wapi: Api) -> None:
+    product = (
+        await wapi.data(
+            CREATE_PRODUCT,
+            {"input": {"sku": "BIG-1", "name": "Big", "price": "99999999.99", "stock": 100000}},
+        )
+    )["createProduct"]["product"]
+    payload = (
+        await wapi.data(
+            PLACE_ORDER,
+            {
+                "input": {
+                    "items": [{"productId": product["id"], "quantity": 101}],
+                    "idempotencyKey": "big",
+                }
+            },
+        )
+    )["placeOrder"]
+    assert [(e["field"], e["code"]) for e in payload["errors"]] == [("items", "TOTAL_TOO_LARGE")]

@@ -23,6 +23,7 @@ from app.queries.text import checked_text
 if TYPE_CHECKING:
     from app.graphql.users.types import User
 
+PRIVATE_ACTIONS = ("product.stock_changed",)
 NEWEST_FIRST = Ordering(audit.SORT_KEYS["OCCURRED_AT"], descending=True)
 
 
@@ -38,7 +39,7 @@ class AuditEvent(Node):
     changes: JSON = strawberry.field(
         description='Changed fields: {"field": {"before": ..., "after": ...}}.'
     )
-    request_id: str | None
+    request_id_value: strawberry.Private[str | None]
     client_addr: strawberry.Private[str | None]
     user_agent_value: strawberry.Private[str | None]
 
@@ -54,7 +55,7 @@ class AuditEvent(Node):
             entity_type=record.entity_type,
             entity_id=to_global_id(record.entity_type, record.entity_id),
             changes=JSON(record.changes),
-            request_id=record.request_id,
+            request_id_value=record.request_id,
             client_addr=record.client_addr,
             user_agent_value=record.user_agent,
         )
@@ -69,6 +70,10 @@ class AuditEvent(Node):
             return None
         record = await info.context.loaders.user_by_id.load(self.actor_pk)
         return User.from_record(record) if record else None
+
+    @strawberry.field(description="The request that made the change; admins only.")
+    def request_id(self, info: Info) -> str | None:
+        return self.request_id_value if info.context.viewer.is_admin else None
 
     @strawberry.field(description="The client's address; admins only, null for others.")
     def client_address(self, info: Info) -> str | None:
@@ -105,7 +110,10 @@ class AuditEventFilter:
 
 
 async def history(info: Info, *, entity_id: uuid.UUID, args: PageArgs) -> Connection[AuditEvent]:
-    """The changes to one object, newest first (the caller already may read the object)."""
+    """The changes to one object, newest first (the caller already may read the object).
+
+    Stock movements are admins' business: each one tells of somebody's order.
+    """
     codec, window = paging(
         info,
         entity="AuditEvent",
@@ -118,7 +126,10 @@ async def history(info: Info, *, entity_id: uuid.UUID, args: PageArgs) -> Connec
         info,
         codec=codec,
         window=window,
-        where=AuditQueryFilter(entity_id=entity_id),
+        where=AuditQueryFilter(
+            entity_id=entity_id,
+            hidden_actions=() if info.context.viewer.is_admin else PRIVATE_ACTIONS,
+        ),
         fetch_page=audit.audit_page,
         fetch_count=audit.count_audit,
         node=AuditEvent.from_record,

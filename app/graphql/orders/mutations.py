@@ -11,6 +11,7 @@ from app.graphql.payloads import InputError, write
 from app.graphql.relay import pk_of
 from app.queries.orders import OrderRecord
 from app.services import orders
+from app.services.audit import Actor
 from app.services.validation import validate
 
 
@@ -71,14 +72,14 @@ class OrderMutation:
         ]
         user_id = pk_of(input.user_id, "User", argument="userId") if input.user_id else None
 
-        async def work(conn: AsyncConnection) -> OrderRecord:
+        async def work(conn: AsyncConnection, actor: Actor) -> OrderRecord:
             data = validate(
                 orders.NewOrder,
                 user_id=user_id,
                 items=lines,
                 idempotency_key=input.idempotency_key,
             )
-            return await orders.place_order(conn, actor=info.context.actor, data=data)
+            return await orders.place_order(conn, actor=actor, data=data)
 
         return _payload(await write(info, work))
 
@@ -89,10 +90,10 @@ class OrderMutation:
     async def update_order_status(self, info: Info, input: UpdateOrderStatusInput) -> OrderPayload:
         order_id = pk_of(input.id, "Order")
 
-        async def work(conn: AsyncConnection) -> OrderRecord:
+        async def work(conn: AsyncConnection, actor: Actor) -> OrderRecord:
             return await orders.update_order_status(
                 conn,
-                actor=info.context.actor,
+                actor=actor,
                 order_id=order_id,
                 status=input.status.value,
                 expected_version=input.expected_version,
@@ -104,10 +105,10 @@ class OrderMutation:
     async def cancel_order(self, info: Info, input: CancelOrderInput) -> OrderPayload:
         order_id = pk_of(input.id, "Order")
 
-        async def work(conn: AsyncConnection) -> OrderRecord:
+        async def work(conn: AsyncConnection, actor: Actor) -> OrderRecord:
             return await orders.cancel_order(
                 conn,
-                actor=info.context.actor,
+                actor=actor,
                 order_id=order_id,
                 expected_version=input.expected_version,
             )

@@ -14,6 +14,7 @@ from app.graphql.relay import pk_of
 from app.graphql.scalars import Money
 from app.queries.products import ProductRecord
 from app.services import products
+from app.services.audit import Actor
 from app.services.validation import validate
 
 
@@ -68,7 +69,7 @@ def _decimal(value: object) -> Decimal | None:
 class ProductMutation:
     @strawberry.mutation(description="Add a product to the catalog. Admins only.")
     async def create_product(self, info: Info, input: CreateProductInput) -> ProductPayload:
-        async def work(conn: AsyncConnection) -> ProductRecord:
+        async def work(conn: AsyncConnection, actor: Actor) -> ProductRecord:
             data = validate(
                 products.NewProduct,
                 sku=input.sku,
@@ -77,7 +78,7 @@ class ProductMutation:
                 price=_decimal(input.price),
                 stock=input.stock,
             )
-            return await products.create_product(conn, actor=info.context.actor, data=data)
+            return await products.create_product(conn, actor=actor, data=data)
 
         return _payload(await write(info, work))
 
@@ -85,7 +86,7 @@ class ProductMutation:
     async def update_product(self, info: Info, input: UpdateProductInput) -> ProductPayload:
         product_id = pk_of(input.id, "Product")
 
-        async def work(conn: AsyncConnection) -> ProductRecord:
+        async def work(conn: AsyncConnection, actor: Actor) -> ProductRecord:
             changes = validate(
                 products.ProductChanges,
                 sku=input.sku,
@@ -96,7 +97,7 @@ class ProductMutation:
             )
             return await products.update_product(
                 conn,
-                actor=info.context.actor,
+                actor=actor,
                 product_id=product_id,
                 expected_version=input.expected_version,
                 changes=changes,
@@ -110,10 +111,10 @@ class ProductMutation:
     async def delete_product(self, info: Info, input: DeleteProductInput) -> DeleteProductPayload:
         product_id = pk_of(input.id, "Product")
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: AsyncConnection, actor: Actor) -> None:
             await products.delete_product(
                 conn,
-                actor=info.context.actor,
+                actor=actor,
                 product_id=product_id,
                 expected_version=input.expected_version,
             )

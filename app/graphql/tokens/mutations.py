@@ -12,6 +12,7 @@ from app.graphql.payloads import InputError, write
 from app.graphql.relay import pk_of
 from app.graphql.tokens.types import ApiToken
 from app.services import tokens
+from app.services.audit import Actor
 from app.services.validation import validate
 
 
@@ -55,11 +56,9 @@ class TokenMutation:
         viewer_id = policy.require_user(info.context.viewer, to="create API tokens")
         user_id = pk_of(input.user_id, "User", argument="userId") if input.user_id else viewer_id
 
-        async def work(conn: AsyncConnection) -> tuple[str, ApiTokenRecord]:
+        async def work(conn: AsyncConnection, actor: Actor) -> tuple[str, ApiTokenRecord]:
             data = validate(tokens.NewToken, name=input.name, expires_in_days=input.expires_in_days)
-            return await tokens.create_api_token(
-                conn, actor=info.context.actor, user_id=user_id, data=data
-            )
+            return await tokens.create_api_token(conn, actor=actor, user_id=user_id, data=data)
 
         result, errors = await write(info, work)
         if result is None:
@@ -75,8 +74,8 @@ class TokenMutation:
     ) -> RevokeApiTokenPayload:
         token_id = pk_of(input.id, "ApiToken")
 
-        async def work(conn: AsyncConnection) -> ApiTokenRecord:
-            return await tokens.revoke_api_token(conn, actor=info.context.actor, token_id=token_id)
+        async def work(conn: AsyncConnection, actor: Actor) -> ApiTokenRecord:
+            return await tokens.revoke_api_token(conn, actor=actor, token_id=token_id)
 
         record, errors = await write(info, work)
         info.context.authenticator.forget_token(token_id)

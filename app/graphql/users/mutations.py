@@ -11,6 +11,7 @@ from app.graphql.relay import pk_of
 from app.graphql.users.types import Role, User
 from app.queries.users import UserRecord
 from app.services import users
+from app.services.audit import Actor
 from app.services.validation import validate
 
 
@@ -57,11 +58,11 @@ def _payload(result: tuple[UserRecord | None, list[InputError]]) -> UserPayload:
 class UserMutation:
     @strawberry.mutation(description="Create a user. Admins only.")
     async def create_user(self, info: Info, input: CreateUserInput) -> UserPayload:
-        async def work(conn: AsyncConnection) -> UserRecord:
+        async def work(conn: AsyncConnection, actor: Actor) -> UserRecord:
             data = validate(
                 users.NewUser, email=input.email, name=input.name, role=input.role.value
             )
-            return await users.create_user(conn, actor=info.context.actor, data=data)
+            return await users.create_user(conn, actor=actor, data=data)
 
         return _payload(await write(info, work))
 
@@ -69,7 +70,7 @@ class UserMutation:
     async def update_user(self, info: Info, input: UpdateUserInput) -> UserPayload:
         user_id = pk_of(input.id, "User")
 
-        async def work(conn: AsyncConnection) -> UserRecord:
+        async def work(conn: AsyncConnection, actor: Actor) -> UserRecord:
             changes = validate(
                 users.UserChanges,
                 email=input.email,
@@ -78,25 +79,28 @@ class UserMutation:
             )
             return await users.update_user(
                 conn,
-                actor=info.context.actor,
+                actor=actor,
                 user_id=user_id,
                 expected_version=input.expected_version,
                 changes=changes,
             )
 
-        return _payload(await write(info, work))
+        result = await write(info, work)
+        info.context.authenticator.forget_user(user_id)
+        return _payload(result)
 
     @strawberry.mutation(description="Delete a user who has no orders. Admins only.")
     async def delete_user(self, info: Info, input: DeleteUserInput) -> DeleteUserPayload:
         user_id = pk_of(input.id, "User")
 
-        async def work(conn: AsyncConnection) -> None:
+        async def work(conn: AsyncConnection, actor: Actor) -> None:
             await users.delete_user(
                 conn,
-                actor=info.context.actor,
+                actor=actor,
                 user_id=user_id,
                 expected_version=input.expected_version,
             )
 
         _, errors = await write(info, work)
+        info.context.authenticator.forget_user(user_id)
         return DeleteUserPayload(deleted_id=None if errors else input.id, errors=errors)
