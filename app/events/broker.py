@@ -1,0 +1,124 @@
+"""This process's subscribers, and the events they are owed, in order, once each.
+
+The broker delivers events by position. An event from the bus that skips positions
+makes it read the gap from the event log first; a poll of the log catches up anything
+the bus lost. Each subscriber has a bounded queue: one that falls behind is dropped,
+with a reason, instead of slowing others or growing without limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Callable
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.db.engine import connect
+from app.errors import ServiceUnavailable
+from app.events import log as event_log
+from app.events.records import Event
+
+log = logging.getLogger(__name__)
+
+
+class SlowConsumer(Exception):
+    """The subscriber's queue filled up: it was dropped."""
+
+
+class _Overflow:
+    pass
+
+
+OVERFLOW = _Overflow()
+
+
+class Subscriber:
+    def __init__(
+        self, broker: Broker, predicate: Callable[[Event], bool], limit: int, start: int
+    ) -> None:
+        self.broker = broker
+        self.predicate = predicate
+        self.limit = limit
+        self.start = start  # the last position delivered before this subscriber joined
+        self.queue: asyncio.Queue[Event | _Overflow] = asyncio.Queue()
+
+    def offer(self, event: Event) -> None:
+        if not self.predicate(event):
+            return
+        if self.queue.qsize() >= self.limit:
+            self.broker.unsubscribe(self)
+            self.queue.put_nowait(OVERFLOW)
+            return
+        self.queue.put_nowait(event)
+
+    async def next(self, wait: float | None = None) -> Event:
+        item = await asyncio.wait_for(self.queue.get(), wait)
+        if isinstance(item, _Overflow):
+            raise SlowConsumer(
+                f"You fell more than {self.limit} events behind and were disconnected; "
+                "subscribe again with `after` set to the last cursor you received."
+            )
+        return item
+
+    def close(self) -> None:
+        self.broker.unsubscribe(self)
+
+
+class Broker:
+    def __init__(self, reader: AsyncEngine, *, queue_limit: int) -> None:
+        self.reader = reader
+        self.queue_limit = queue_limit
+        self.last = 0
+        self._subscribers: set[Subscriber] = set()
+        self._lock = asyncio.Lock()
+
+    async def start(self) -> None:
+        async with connect(self.reader) as conn:
+            self.last = (await event_log.bounds(conn))[1]
+
+    def subscribe(self, predicate: Callable[[Event], bool]) -> Subscriber:
+        subscriber = Subscriber(self, predicate, self.queue_limit, self.last)
+        self._subscribers.add(subscriber)
+        return subscriber
+
+    def unsubscribe(self, subscriber: Subscriber) -> None:
+        self._subscribers.discard(subscriber)
+
+    @property
+    def subscriber_count(self) -> int:
+        return len(self._subscribers)
+
+    async def on_event(self, event: Event) -> None:
+        """An event from the bus: deliver it after any positions it skipped."""
+        async with self._lock:
+            if event.position <= self.last:
+                return
+            if event.position > self.last + 1:
+                await self._catch_up(until=event.position - 1)
+            if event.position == self.last + 1:
+                self._dispatch(event)
+
+    async def poll(self, interval: float) -> None:
+        """Read the log now and then, for whatever the bus did not bring."""
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                async with self._lock:
+                    await self._catch_up()
+            except ServiceUnavailable:
+                log.debug("event log unreachable; will retry")
+
+    async def _catch_up(self, until: int | None = None) -> None:
+        while True:
+            async with connect(self.reader) as conn:
+                batch = await event_log.read_after(conn, self.last, until=until)
+            for event in batch:
+                self._dispatch(event)
+            if len(batch) < 1000:
+                return
+
+    def _dispatch(self, event: Event) -> None:
+        self.last = event.position
+        for subscriber in list(self._subscribers):
+            subscriber.offer(event)

@@ -1,0 +1,93 @@
+"""The relay: moves committed outbox rows into the event log and onto the bus.
+
+Every instance runs one. PostgreSQL's NOTIFY (sent when a writing transaction commits)
+wakes it; a poll covers a missed notification. Relays take turns under an advisory lock,
+so events are numbered once, in commit order, whichever relay moves them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from app.errors import ServiceUnavailable
+from app.events import log as event_log
+from app.events.bus import Bus
+from app.services.writes import transaction
+
+log = logging.getLogger(__name__)
+CHANNEL = "ordergraph_outbox"
+PRUNE_EVERY = 600.0
+
+
+class Relay:
+    def __init__(
+        self, engine: AsyncEngine, bus: Bus, *, poll_interval: float, retention_days: float
+    ) -> None:
+        self.engine = engine
+        self.bus = bus
+        self.poll_interval = poll_interval
+        self.retention_days = retention_days
+        self._wake = asyncio.Event()
+        self._pruned_at = 0.0
+
+    def kick(self) -> None:
+        """Move now (after a local commit), without waiting for the notification."""
+        self._wake.set()
+
+    async def run(self) -> None:
+        listener = asyncio.create_task(self._listen())
+        try:
+            while True:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.poll_interval)
+                self._wake.clear()
+                try:
+                    await self.drain()
+                    await self._prune()
+                except ServiceUnavailable:
+                    log.debug("database unreachable; the relay will retry")
+        finally:
+            listener.cancel()
+
+    async def drain(self) -> int:
+        moved = 0
+        while True:
+            async with transaction(self.engine) as conn:
+                batch = await event_log.move_from_outbox(conn)
+            if batch:
+                await self.bus.publish(batch)
+            moved += len(batch)
+            if len(batch) < 1000:
+                return moved
+
+    async def _prune(self) -> None:
+        now = time.monotonic()
+        if now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        async with transaction(self.engine) as conn:
+            dropped = await event_log.prune(conn, keep_days=self.retention_days)
+        if dropped:
+            log.info("dropped %d events older than %s days", dropped, self.retention_days)
+
+    async def _listen(self) -> None:
+        """LISTEN on a connection of its own; reconnect when it drops."""
+        while True:
+            try:
+                async with self.engine.connect() as conn:
+                    raw = (await conn.get_raw_connection()).driver_connection
+                    assert raw is not None
+                    lost = asyncio.Event()
+                    raw.add_termination_listener(lambda *_, lost=lost: lost.set())
+                    await raw.add_listener(CHANNEL, lambda *_: self._wake.set())
+                    await lost.wait()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.debug("LISTEN connection lost (%s); retrying", exc)
+                await asyncio.sleep(self.poll_interval)
