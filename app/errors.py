@@ -12,8 +12,10 @@
     ├── NotFound               NOT_FOUND: no such object, or not one the caller may see
     ├── Conflict               CONFLICT: the object changed since the caller read it
     │                          (stale expectedVersion); nothing was written
-    └── ServiceUnavailable     SERVICE_UNAVAILABLE: a backing service (PostgreSQL) is down;
-                               retrying later succeeds without any change to the request
+    ├── ServiceUnavailable     SERVICE_UNAVAILABLE: a backing service (PostgreSQL) is down;
+    │                          retrying later succeeds without any change to the request
+    └── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
+                               off; it resumes with `after` set to its last cursor
 
 Anything else that escapes a resolver is a bug: clients see INTERNAL and a request id,
 the log has the stack trace.
@@ -55,6 +57,10 @@ class Conflict(OrdergraphError):
 
 class ServiceUnavailable(OrdergraphError):
     code = "SERVICE_UNAVAILABLE"
+
+
+class SlowConsumer(OrdergraphError):
+    code = "SLOW_CONSUMER"
 
 
 @dataclass(frozen=True, slots=True)

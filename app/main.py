@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import gc
+import hashlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 
 from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
@@ -19,6 +23,9 @@ from app.auth.authenticate import Authenticator
 from app.db.embedded import start_embedded_postgres
 from app.db.engine import connect, create_engine, read_only
 from app.errors import ServiceUnavailable
+from app.events.broker import Broker
+from app.events.bus import Bus, LocalBus, RedisBus
+from app.events.relay import Relay
 from app.graphql.http import GraphQLApp
 from app.graphql.schema import build_schema
 from app.settings import Settings, get_settings
@@ -41,15 +48,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = engine
         app.state.reader = read_only(engine)
         app.state.authenticator = Authenticator(settings, app.state.reader)
-        _tune_gc()
-        try:
-            yield
-        finally:
-            await engine.dispose()
+        async with running_events(app, settings, engine):
+            _tune_gc()
+            try:
+                yield
+            finally:
+                await engine.dispose()
 
     graphql = GraphQLApp(
         build_schema(settings),
         graphql_ide="graphiql" if settings.graphiql else None,
+        keep_alive=True,
+        keep_alive_interval=settings.ws_keepalive_seconds,
+        connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
+        max_subscriptions_per_connection=settings.ws_max_subscriptions,
     )
     middleware = []
     if settings.cors_origins:
@@ -72,6 +84,48 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+
+
+@asynccontextmanager
+async def running_events(
+    app: Starlette, settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[None]:
+    """The relay, the bus and this process's broker, for as long as the app runs."""
+    bus: Bus = (
+        RedisBus(settings.redis_url.get_secret_value(), channel=events_channel(engine))
+        if settings.redis_url
+        else LocalBus()
+    )
+    broker = Broker(app.state.reader, queue_limit=settings.subscriber_queue_size)
+    await broker.start()
+    relay = Relay(
+        engine,
+        bus,
+        poll_interval=settings.events_poll_seconds,
+        retention_days=settings.events_retention_days,
+    )
+    app.state.broker = broker
+    app.state.relay = relay
+    tasks = [
+        asyncio.create_task(relay.run(), name="relay"),
+        asyncio.create_task(bus.listen(broker.on_event), name="bus"),
+        asyncio.create_task(broker.poll(settings.events_poll_seconds), name="broker-poll"),
+    ]
+    try:
+        yield
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await bus.close()
+
+
+def events_channel(engine: AsyncEngine) -> str:
+    """One Redis channel per database: deployments (and test runs) sharing a Redis never
+    see each other's events."""
+    url = engine.url
+    where = f"{url.host or url.query.get('host')}:{url.port}/{url.database}"
+    return f"ordergraph:events:{hashlib.sha256(where.encode()).hexdigest()[:16]}"
 
 
 def _tune_gc() -> None:

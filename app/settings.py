@@ -59,6 +59,27 @@ class Settings(BaseSettings):
         description="How long a process trusts a checked token before asking the database "
         "again (revocation elsewhere takes effect within this time); 0 disables.",
     )
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description="redis://host:port/db carries events between instances; unset: "
+        "in-process (instances still meet through PostgreSQL, within EVENTS_POLL_SECONDS).",
+    )
+    events_retention_days: float = Field(
+        default=7, gt=0, description="How long the event log keeps events for `after`."
+    )
+    events_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often relays and brokers check PostgreSQL."
+    )
+    subscriber_queue_size: int = Field(
+        default=1000, ge=1, description="Events a subscriber may fall behind before it is cut."
+    )
+    ws_max_subscriptions: int = Field(
+        default=20, ge=1, description="Subscriptions one WebSocket connection may hold."
+    )
+    ws_keepalive_seconds: float = Field(default=15, gt=0, description="WebSocket ping interval.")
+    ws_init_timeout_seconds: float = Field(
+        default=10, gt=0, description="Time a WebSocket client has to send connection_init."
+    )
     cors_origins: tuple[str, ...] = Field(
         default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
     )

@@ -15,15 +15,11 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import connect
-from app.errors import ServiceUnavailable
+from app.errors import ServiceUnavailable, SlowConsumer
 from app.events import log as event_log
 from app.events.records import Event
 
 log = logging.getLogger(__name__)
-
-
-class SlowConsumer(Exception):
-    """The subscriber's queue filled up: it was dropped."""
 
 
 class _Overflow:

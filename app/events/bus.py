@@ -19,7 +19,6 @@ from redis.exceptions import RedisError
 from app.events.records import Event
 
 log = logging.getLogger(__name__)
-CHANNEL = "ordergraph:events"
 Handler = Callable[[Event], Awaitable[None]]
 
 
@@ -55,15 +54,17 @@ class LocalBus:
 
 
 class RedisBus:
-    def __init__(self, url: str) -> None:
-        self._client = redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    def __init__(self, url: str, *, channel: str) -> None:
+        # No read timeout: a pub/sub connection waits for messages as long as it takes.
+        self._client = redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
+        self._channel = channel
         self._warned_at = 0.0
 
     async def publish(self, events: list[Event]) -> None:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for event in events:
-                    pipe.publish(CHANNEL, event.to_json())
+                    pipe.publish(self._channel, event.to_json())
                 await pipe.execute()
         except (RedisError, OSError) as exc:
             self._warn(
@@ -75,7 +76,7 @@ class RedisBus:
         while True:
             pubsub = self._client.pubsub()
             try:
-                await pubsub.subscribe(CHANNEL)
+                await pubsub.subscribe(self._channel)
                 async for message in pubsub.listen():
                     if message.get("type") == "message":
                         await handler(Event.from_json(message["data"]))

@@ -26,6 +26,9 @@ class Context:
     authenticator: Authenticator
     # Look-ahead answers for this request's document (app.graphql.lookahead).
     lookahead: dict[tuple[object, ...], bool] = field(default_factory=dict)
+    # WebSocket only: connection_init's payload, and a bad Authorization header.
+    connection_params: dict[str, object] | None = None
+    header_auth_error: str | None = None
 
     @property
     def request_id(self) -> str:

@@ -18,10 +18,12 @@ from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
+from strawberry.exceptions import ConnectionRejectionError
 from strawberry.http import GraphQLHTTPResponse, process_result
 from strawberry.types import ExecutionResult
+from strawberry.types.unset import UnsetType
 
-from app.auth.viewer import RequestMeta
+from app.auth.viewer import ANONYMOUS, RequestMeta
 from app.errors import ServiceUnavailable, Unauthenticated
 from app.graphql.context import Context
 from app.loaders import Loaders
@@ -68,10 +70,14 @@ class GraphQLApp(GraphQL[Context, None]):
             request_id = secrets.token_hex(8)
         if isinstance(response, Response):
             response.headers["x-request-id"] = request_id
+        header_auth_error = None
         try:
             viewer = await state.authenticator.viewer(request.headers.get("authorization"))
         except Unauthenticated as exc:
-            raise AuthenticationFailed(exc) from None
+            if not isinstance(request, WebSocket):
+                raise AuthenticationFailed(exc) from None
+            # A WebSocket is refused in on_ws_connect, with the protocol's close code.
+            viewer, header_auth_error = ANONYMOUS, exc.message
         return Context(
             request=request,
             loaders=Loaders(state.reader),
@@ -84,7 +90,22 @@ class GraphQLApp(GraphQL[Context, None]):
             ),
             writer=state.engine,
             authenticator=state.authenticator,
+            header_auth_error=header_auth_error,
         )
+
+    async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
+        """connection_init: its `authorization` (else the handshake's header) names the
+        viewer for the whole connection; bad credentials close it with 4403."""
+        params = context.connection_params or {}
+        credential = params.get("authorization") or params.get("Authorization")
+        if credential is not None:
+            try:
+                context.viewer = await context.authenticator.viewer(str(credential))
+            except Unauthenticated as exc:
+                raise ConnectionRejectionError({"reason": exc.message}) from None
+        elif context.header_auth_error is not None:
+            raise ConnectionRejectionError({"reason": context.header_auth_error})
+        return None
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         response = await super().get_sub_response(request)

@@ -17,6 +17,7 @@ from strawberry.types import ExecutionContext
 
 from app.graphql.audit.queries import AuditQuery
 from app.graphql.errors import ErrorCodes
+from app.graphql.events.subscriptions import Subscription
 from app.graphql.node import NodeQuery
 from app.graphql.orders.mutations import OrderMutation
 from app.graphql.orders.queries import OrderQuery
@@ -60,6 +61,7 @@ def build_schema(settings: Settings) -> Schema:
     return Schema(
         query=Query,
         mutation=Mutation,
+        subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={Money: MONEY}),
     )

@@ -1,0 +1,69 @@
+"""A small graphql-transport-ws client for tests and benchmarks."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+import websockets
+from websockets.asyncio.client import ClientConnection
+from websockets.typing import Subprotocol
+
+_ids = itertools.count(1)
+
+
+class Session:
+    def __init__(self, ws: ClientConnection) -> None:
+        self.ws = ws
+
+    async def send(self, message: dict[str, Any]) -> None:
+        await self.ws.send(orjson.dumps(message).decode())
+
+    async def receive(self, wait: float = 10) -> dict[str, Any]:
+        """The next message that is not a ping/pong."""
+        while True:
+            raw = await asyncio.wait_for(self.ws.recv(), wait)
+            message: dict[str, Any] = orjson.loads(raw)
+            if message["type"] == "ping":
+                await self.send({"type": "pong"})
+                continue
+            if message["type"] != "pong":
+                return message
+
+    async def subscribe(self, query: str, variables: dict[str, Any] | None = None) -> str:
+        op_id = str(next(_ids))
+        await self.send(
+            {"id": op_id, "type": "subscribe", "payload": {"query": query, "variables": variables}}
+        )
+        return op_id
+
+    async def next_data(self, op_id: str, wait: float = 10) -> dict[str, Any]:
+        message = await self.receive(wait)
+        assert message.get("id") == op_id, message
+        assert message["type"] == "next", message
+        assert "errors" not in message["payload"], message
+        data: dict[str, Any] = message["payload"]["data"]
+        return data
+
+
+@asynccontextmanager
+async def connect(
+    url: str, *, token: str | None = None, headers: dict[str, str] | None = None
+) -> AsyncIterator[Session]:
+    """An initialised graphql-transport-ws session (connection_ack received)."""
+    async with websockets.connect(
+        url,
+        subprotocols=[Subprotocol("graphql-transport-ws")],
+        additional_headers=headers or {},
+        max_size=None,
+    ) as ws:
+        session = Session(ws)
+        payload = {"authorization": f"Bearer {token}"} if token else {}
+        await session.send({"type": "connection_init", "payload": payload})
+        ack = await session.receive()
+        assert ack["type"] == "connection_ack", ack
+        yield session
