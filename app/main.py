@@ -48,12 +48,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = engine
         app.state.reader = read_only(engine)
         app.state.authenticator = Authenticator(settings, app.state.reader)
-        async with running_events(app, settings, engine):
-            _tune_gc()
-            try:
+        try:
+            # The events machinery stops first: its connections go back before the pool.
+            async with running_events(app, settings, engine):
+                _tune_gc()
                 yield
-            finally:
-                await engine.dispose()
+        finally:
+            await engine.dispose()
 
     graphql = GraphQLApp(
         build_schema(settings),

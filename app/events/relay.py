@@ -53,6 +53,9 @@ class Relay:
                     log.debug("database unreachable; the relay will retry")
         finally:
             listener.cancel()
+            # Wait for it: its connection must be back in the pool before the engine goes.
+            with contextlib.suppress(asyncio.CancelledError):
+                await listener
 
     async def drain(self) -> int:
         moved = 0
