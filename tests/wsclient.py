@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit
 
 import orjson
 import websockets
@@ -52,14 +54,30 @@ class Session:
 
 @asynccontextmanager
 async def connect(
-    url: str, *, token: str | None = None, headers: dict[str, str] | None = None
+    url: str,
+    *,
+    token: str | None = None,
+    headers: dict[str, str] | None = None,
+    receive_buffer: int | None = None,
 ) -> AsyncIterator[Session]:
-    """An initialised graphql-transport-ws session (connection_ack received)."""
+    """An initialised graphql-transport-ws session (connection_ack received).
+
+    `receive_buffer` shrinks the socket's receive buffer: a client that stops reading
+    then pushes back on the server at once, as a slow one on a real network would.
+    """
+    sock = None
+    if receive_buffer is not None:
+        parts = urlsplit(url)
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, receive_buffer)
+        sock.connect((parts.hostname or "127.0.0.1", parts.port or 80))
     async with websockets.connect(
         url,
         subprotocols=[Subprotocol("graphql-transport-ws")],
         additional_headers=headers or {},
         max_size=None,
+        max_queue=4,
+        sock=sock,
     ) as ws:
         session = Session(ws)
         payload = {"authorization": f"Bearer {token}"} if token else {}

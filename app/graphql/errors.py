@@ -8,8 +8,10 @@ client sees INTERNAL with the request id, and the stack trace goes to the log on
 
 from __future__ import annotations
 
+import functools
 import logging
-from collections.abc import Iterator
+from collections.abc import AsyncGenerator, Callable, Iterator
+from typing import ParamSpec, TypeVar
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -17,6 +19,8 @@ from strawberry.extensions import SchemaExtension
 from app.errors import OrdergraphError
 
 log = logging.getLogger("app.graphql")
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 def classify(error: GraphQLError, *, request_id: str) -> GraphQLError:
@@ -89,3 +93,25 @@ class ErrorCodes(SchemaExtension):
         context = self.execution_context.context
         request_id = getattr(context, "request_id", "") or "unknown"
         result.errors = [classify(error, request_id=request_id) for error in result.errors]
+
+
+def coded(
+    resolver: Callable[P, AsyncGenerator[T, None]],
+) -> Callable[P, AsyncGenerator[T, None]]:
+    """For subscriptions: errors raised while streaming carry codes too (results of a
+    subscription bypass the operation hooks of ErrorCodes)."""
+
+    @functools.wraps(resolver)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[T, None]:
+        try:
+            async for item in resolver(*args, **kwargs):
+                yield item
+        except GraphQLError:
+            raise
+        except Exception as exc:
+            raise classify(
+                GraphQLError(str(exc), original_error=exc, path=["subscription"]),
+                request_id="subscription",
+            ) from None
+
+    return wrapper

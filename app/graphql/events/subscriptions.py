@@ -20,6 +20,7 @@ from app.events import log as event_log
 from app.events.broker import Broker
 from app.events.records import Event
 from app.graphql.context import Info
+from app.graphql.errors import coded
 from app.graphql.events.types import (
     OrderEvent,
     OrderEventFilter,
@@ -96,6 +97,7 @@ class Subscription:
         description="Changes to orders: yours, or anyone's for admins. `after` replays "
         "what you missed since that cursor, then continues live."
     )
+    @coded
     async def order_events(
         self, info: Info, filter: OrderEventFilter | None = None, after: str | None = None
     ) -> AsyncGenerator[OrderEvent, None]:
@@ -124,6 +126,7 @@ class Subscription:
             yield OrderEvent.from_event(event)
 
     @strawberry.subscription(description="Changes to the catalog, stock included; public.")
+    @coded
     async def product_events(
         self, info: Info, filter: ProductEventFilter | None = None, after: str | None = None
     ) -> AsyncGenerator[ProductEvent, None]:
@@ -143,6 +146,7 @@ class Subscription:
             yield ProductEvent.from_event(event)
 
     @strawberry.subscription(description="Changes to one user: yourself, or anyone for admins.")
+    @coded
     async def user_events(
         self, info: Info, id: strawberry.ID, after: str | None = None
     ) -> AsyncGenerator[UserEvent, None]:

@@ -1,0 +1,253 @@
+"""Live change feeds across two server processes: order, gaps, resumes, rights, limits."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+import pytest
+import websockets
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.graphql.events.types import event_cursor
+from tests.dbtools import fetch_all, fetch_value
+from tests.events.conftest import Cluster
+from tests.graphql.mutations import PLACE_ORDER, UPDATE_PRODUCT
+from tests.helpers import gid
+from tests.wsclient import connect
+
+PRODUCT_EVENTS = """subscription($after: String, $filter: ProductEventFilter) {
+  productEvents(after: $after, filter: $filter) {
+    cursor type changedFields node { id stock version } } }"""
+ORDER_EVENTS = """subscription($after: String) {
+  orderEvents(after: $after) { cursor type changedFields node { id status user { id } } } }"""
+
+
+async def a_product(cluster: Cluster, offset: int = 0) -> Any:
+    rows = await fetch_all(
+        cluster.url, "SELECT id FROM products ORDER BY sku OFFSET :o LIMIT 1", o=offset
+    )
+    return rows[0].id
+
+
+async def set_stock(cluster: Cluster, product_id: uuid.UUID, stock: int) -> None:
+    version = await fetch_value(
+        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
+    )
+    await cluster.call(
+        cluster.a,
+        cluster.admin,
+        UPDATE_PRODUCT,
+        input={"id": gid("Product", product_id), "expectedVersion": version, "stock": stock},
+    )
+
+
+async def place(cluster: Cluster, token: str, product_id: uuid.UUID, quantity: int = 1) -> Any:
+    data = await cluster.call(
+        cluster.a,
+        token,
+        PLACE_ORDER,
+        input={
+            "items": [{"productId": gid("Product", product_id), "quantity": quantity}],
+            "idempotencyKey": uuid.uuid4().hex,
+        },
+    )
+    return data["placeOrder"]
+
+
+async def test_b_delivers_the_changes_made_on_a_in_order(cluster: Cluster) -> None:
+    product_id = await a_product(cluster)
+    only_this = {"ids": [gid("Product", product_id)]}
+    async with connect(cluster.b.ws, token=cluster.admin) as session:
+        op = await session.subscribe(PRODUCT_EVENTS, {"filter": only_this})
+        await asyncio.sleep(0.3)
+        for stock in (11, 12, 13, 14, 15):
+            await set_stock(cluster, product_id, stock)
+        events = [(await session.next_data(op))["productEvents"] for _ in range(5)]
+    assert [e["node"]["stock"] for e in events] == [11, 12, 13, 14, 15]
+    assert [e["type"] for e in events] == ["UPDATED"] * 5
+    assert all(e["changedFields"][0] == "stock" for e in events)
+
+
+async def test_a_rolled_back_mutation_publishes_nothing(cluster: Cluster) -> None:
+    product_id = await a_product(cluster, 1)
+    await set_stock(cluster, product_id, 1)
+    async with connect(cluster.b.ws, token=cluster.admin) as session:
+        op = await session.subscribe(ORDER_EVENTS)
+        await asyncio.sleep(0.3)
+        refused = await place(cluster, cluster.admin, product_id, quantity=5)
+        assert refused["errors"][0]["code"] == "OUT_OF_STOCK"
+        placed = await place(cluster, cluster.admin, product_id, quantity=1)
+        event = (await session.next_data(op))["orderEvents"]
+    assert event["type"] == "CREATED"
+    assert event["node"]["id"] == placed["order"]["id"]
+
+
+async def test_resuming_with_the_last_cursor_delivers_exactly_what_was_missed(
+    cluster: Cluster,
+) -> None:
+    product_id = await a_product(cluster, 2)
+    only_this = {"ids": [gid("Product", product_id)]}
+    async with connect(cluster.b.ws, token=cluster.admin) as session:
+        op = await session.subscribe(PRODUCT_EVENTS, {"filter": only_this})
+        await asyncio.sleep(0.3)
+        await set_stock(cluster, product_id, 21)
+        last = (await session.next_data(op))["productEvents"]["cursor"]
+    for stock in (22, 23, 24):
+        await set_stock(cluster, product_id, stock)
+    async with connect(cluster.a.ws, token=cluster.admin) as session:
+        op = await session.subscribe(PRODUCT_EVENTS, {"filter": only_this, "after": last})
+        missed = [(await session.next_data(op))["productEvents"]["node"]["stock"] for _ in range(3)]
+        await set_stock(cluster, product_id, 25)
+        live = (await session.next_data(op))["productEvents"]["node"]["stock"]
+        with pytest.raises(TimeoutError):
+            await session.receive(wait=1)
+    assert missed == [22, 23, 24]
+    assert live == 25
+
+
+async def test_users_only_receive_their_own_order_events(cluster: Cluster) -> None:
+    product_id = await a_product(cluster, 3)
+    await set_stock(cluster, product_id, 100)
+    alice = await cluster.token("user000000@example.com")
+    bob = await cluster.token("user000001@example.com")
+    async with connect(cluster.b.ws, token=alice) as session:
+        op = await session.subscribe(ORDER_EVENTS)
+        await asyncio.sleep(0.3)
+        await place(cluster, bob, product_id)
+        mine = await place(cluster, alice, product_id)
+        event = (await session.next_data(op))["orderEvents"]
+        assert event["node"]["id"] == mine["order"]["id"]
+        with pytest.raises(TimeoutError):
+            await session.receive(wait=1)
+
+
+async def test_anonymous_callers_get_product_events_only(cluster: Cluster) -> None:
+    async with connect(cluster.b.ws) as session:
+        op = await session.subscribe(ORDER_EVENTS)
+        message = await session.receive()
+    assert message["id"] == op
+    assert message["type"] == "next", message
+    assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    products = await session_products(cluster)
+    assert products == "ok"
+
+
+async def session_products(cluster: Cluster) -> str:
+    """Anonymous product events arrive."""
+    product_id = await a_product(cluster, 4)
+    async with connect(cluster.b.ws) as session:
+        only_this = {"filter": {"ids": [gid("Product", product_id)]}}
+        op = await session.subscribe(PRODUCT_EVENTS, only_this)
+        await asyncio.sleep(0.3)
+        await set_stock(cluster, product_id, 31)
+        event = (await session.next_data(op))["productEvents"]
+    return "ok" if event["node"]["stock"] == 31 else str(event)
+
+
+async def test_a_bad_token_closes_the_connection_with_4403(cluster: Cluster) -> None:
+    async with websockets.connect(cluster.b.ws, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send('{"type": "connection_init", "payload": {"authorization": "Bearer og_nope"}}')
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
+
+
+async def test_queries_and_mutations_work_over_the_websocket(cluster: Cluster) -> None:
+    async with connect(cluster.b.ws, token=cluster.admin) as session:
+        op = await session.subscribe("{ viewer { email } }")
+        assert (await session.next_data(op)) == {"viewer": {"email": "admin@example.com"}}
+        assert (await session.receive())["type"] == "complete"
+
+
+async def test_the_legacy_graphql_ws_protocol_works_too(cluster: Cluster) -> None:
+    product_id = await a_product(cluster, 4)
+    async with websockets.connect(cluster.b.ws, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+        await ws.send('{"type": "connection_init", "payload": {}}')
+        assert '"connection_ack"' in str(await ws.recv())
+        await ws.send(
+            '{"type": "start", "id": "1", "payload": {"query": "subscription { productEvents '
+            '{ node { stock } } }"}}'
+        )
+        await asyncio.sleep(0.3)
+        await set_stock(cluster, product_id, 77)
+        while True:
+            message = str(await asyncio.wait_for(ws.recv(), 10))
+            if '"data"' in message:
+                break
+    assert '"stock":77' in message
+
+
+async def test_a_cursor_older_than_the_log_is_a_clear_error(cluster: Cluster) -> None:
+    product_id = await a_product(cluster)
+    await set_stock(cluster, product_id, 5)
+    await set_stock(cluster, product_id, 6)
+    first = await fetch_value(cluster.url, "SELECT min(position) FROM events")
+    engine = create_async_engine(cluster.url)
+    async with engine.begin() as conn:
+        await conn.execute(text("DELETE FROM events WHERE position <= :p"), {"p": first + 1})
+    await engine.dispose()
+
+    async with connect(cluster.b.ws, token=cluster.admin) as session:
+        op = await session.subscribe(PRODUCT_EVENTS, {"after": event_cursor(first - 1)})
+        message = await session.receive()
+    assert message["id"] == op
+    assert message["type"] == "next", message
+    [error] = message["payload"]["errors"]
+    assert error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert "older than the events kept" in error["message"]
+
+
+async def test_a_reader_that_stalls_does_not_hold_back_a_fast_one(cluster: Cluster) -> None:
+    """A subscriber that stops reading costs the others nothing; what it does get is in
+    order and without gaps, up to a SLOW_CONSUMER error if its queue overflowed (how much
+    the transport buffers first is up to the network: see tests/events/test_broker.py
+    for the cut-off itself)."""
+    product_id = await a_product(cluster, 4)
+    version = await fetch_value(
+        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
+    )
+    query = """subscription($f: ProductEventFilter) { productEvents(filter: $f) {
+        node { stock description } } }"""
+    only_this = {"f": {"ids": [gid("Product", product_id)]}}
+    async with (
+        connect(cluster.b.ws, token=cluster.admin) as fast,
+        connect(cluster.b.ws, token=cluster.admin, receive_buffer=4096) as slow,
+    ):
+        fast_op = await fast.subscribe(query, only_this)
+        slow_op = await slow.subscribe(query, only_this)
+        await asyncio.sleep(0.3)
+        stocks: list[int] = []
+
+        async def read_fast() -> None:
+            while len(stocks) < 300:
+                data = await fast.next_data(fast_op, wait=20)
+                stocks.append(data["productEvents"]["node"]["stock"])
+
+        reader = asyncio.create_task(read_fast())
+        for index in range(300):
+            await cluster.call(
+                cluster.a,
+                cluster.admin,
+                UPDATE_PRODUCT,
+                input={
+                    "id": gid("Product", product_id),
+                    "expectedVersion": version + index,
+                    "stock": index,
+                    "description": "x" * 4000,
+                },
+            )
+        await asyncio.wait_for(reader, 60)
+        assert stocks == list(range(300))
+        slow_stocks: list[int] = []
+        while len(slow_stocks) < 300:
+            message = await slow.receive(wait=20)
+            assert message["id"] == slow_op
+            if "errors" in message["payload"]:
+                assert message["payload"]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"
+                break
+            slow_stocks.append(message["payload"]["data"]["productEvents"]["node"]["stock"])
+    assert slow_stocks == list(range(len(slow_stocks)))
