@@ -148,6 +148,8 @@ async def cluster(
         redis_url,
         tmp_path_factory.mktemp("cluster"),
         SUBSCRIBER_QUEUE_SIZE="20",
+        WS_INIT_TIMEOUT_SECONDS="1",
+        WS_MAX_SUBSCRIPTIONS="3",
     ):
         yield value
 

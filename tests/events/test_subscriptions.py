@@ -10,8 +10,10 @@ import pytest
 import websockets
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
+from websockets.typing import Subprotocol
 
 from app.graphql.events.types import event_cursor
+from tests.conftest import token_for
 from tests.dbtools import fetch_all, fetch_value
 from tests.events.conftest import Cluster
 from tests.graphql.mutations import PLACE_ORDER, UPDATE_PRODUCT
@@ -148,7 +150,8 @@ async def session_products(cluster: Cluster) -> str:
 
 
 async def test_a_bad_token_closes_the_connection_with_4403(cluster: Cluster) -> None:
-    async with websockets.connect(cluster.b.ws, subprotocols=["graphql-transport-ws"]) as ws:  # type: ignore[list-item]
+    protocol = [Subprotocol("graphql-transport-ws")]
+    async with websockets.connect(cluster.b.ws, subprotocols=protocol) as ws:
         await ws.send('{"type": "connection_init", "payload": {"authorization": "Bearer og_nope"}}')
         with pytest.raises(websockets.ConnectionClosed) as closed:
             await ws.recv()
@@ -165,7 +168,7 @@ async def test_queries_and_mutations_work_over_the_websocket(cluster: Cluster) -
 
 async def test_the_legacy_graphql_ws_protocol_works_too(cluster: Cluster) -> None:
     product_id = await a_product(cluster, 4)
-    async with websockets.connect(cluster.b.ws, subprotocols=["graphql-ws"]) as ws:  # type: ignore[list-item]
+    async with websockets.connect(cluster.b.ws, subprotocols=[Subprotocol("graphql-ws")]) as ws:
         await ws.send('{"type": "connection_init", "payload": {}}')
         assert '"connection_ack"' in str(await ws.recv())
         await ws.send(
@@ -251,3 +254,42 @@ async def test_a_reader_that_stalls_does_not_hold_back_a_fast_one(cluster: Clust
                 break
             slow_stocks.append(message["payload"]["data"]["productEvents"]["node"]["stock"])
     assert slow_stocks == list(range(len(slow_stocks)))
+
+
+async def test_an_expired_token_ends_its_subscriptions(cluster: Cluster) -> None:
+    token = await token_for(cluster.url, "user000002@example.com")
+    engine = create_async_engine(cluster.url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE api_tokens SET expires_at = now() + interval '3 seconds' "
+                "WHERE id = (SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1)"
+            )
+        )
+    await engine.dispose()
+    async with connect(cluster.b.ws, token=token) as session:
+        op = await session.subscribe(ORDER_EVENTS)
+        message = await session.receive(wait=15)
+    assert message["id"] == op
+    assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "expired" in message["payload"]["errors"][0]["message"]
+
+
+async def test_a_connection_that_never_says_hello_is_closed(cluster: Cluster) -> None:
+    protocol = [Subprotocol("graphql-transport-ws")]
+    async with websockets.connect(cluster.b.ws, subprotocols=protocol) as ws:
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await asyncio.wait_for(ws.recv(), 10)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4408
+
+
+async def test_subscriptions_per_connection_are_limited(cluster: Cluster) -> None:
+    async with connect(cluster.b.ws) as session:
+        for _ in range(3):
+            await session.subscribe(PRODUCT_EVENTS)
+        op = await session.subscribe(PRODUCT_EVENTS)
+        message = await session.receive()
+    assert message["id"] == op
+    assert message["type"] == "error"
+    assert "subscription limit" in str(message["payload"]).lower()
