@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 import strawberry
 from graphql import GraphQLError
+from starlette.websockets import WebSocket
 from strawberry.extensions import (
     MaxAliasesLimiter,
     MaxTokensLimiter,
     QueryDepthLimiter,
+    SchemaExtension,
     ValidationCache,
 )
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.graphql.audit.queries import AuditQuery
+from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes
 from app.graphql.events.subscriptions import Subscription
 from app.graphql.node import NodeQuery
@@ -27,6 +31,7 @@ from app.graphql.scalars import MONEY, Money
 from app.graphql.tokens.mutations import TokenMutation
 from app.graphql.users.mutations import UserMutation
 from app.graphql.users.queries import UserQuery
+from app.loaders import Loaders
 from app.settings import Settings
 
 
@@ -38,6 +43,18 @@ class Query(NodeQuery, UserQuery, ProductQuery, OrderQuery, AuditQuery):
 @strawberry.type(description="Every write: validated, one transaction each, audited.")
 class Mutation(UserMutation, ProductMutation, OrderMutation, TokenMutation):
     pass
+
+
+class FreshLoaders(SchemaExtension):
+    """Each operation starts with empty loader caches: operations sharing a WebSocket
+    connection (and so its context) never read one another's cached rows."""
+
+    def on_operation(self) -> Iterator[None]:
+        context = self.execution_context.context
+        if isinstance(context, Context) and isinstance(context.request, WebSocket):
+            context.loaders = Loaders(context.loaders.engine)
+            context.lookahead = {}
+        yield
 
 
 class Schema(strawberry.Schema):
@@ -52,6 +69,7 @@ def build_schema(settings: Settings) -> Schema:
     # cache lives at module level, so it is still shared. No ParserCache: it raises
     # syntax errors outside on_operation, where ErrorCodes cannot give them a code.
     extensions: list[Any] = [
+        FreshLoaders,
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),

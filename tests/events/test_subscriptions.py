@@ -293,3 +293,17 @@ async def test_subscriptions_per_connection_are_limited(cluster: Cluster) -> Non
     assert message["id"] == op
     assert message["type"] == "error"
     assert "subscription limit" in str(message["payload"]).lower()
+
+
+async def test_queries_on_one_socket_do_not_share_cached_rows(cluster: Cluster) -> None:
+    product_id = await a_product(cluster, 3)
+    query = "query($id: ID!) { product(id: $id) { stock } }"
+    variables = {"id": gid("Product", product_id)}
+    async with connect(cluster.b.ws, token=cluster.admin) as session:
+        await set_stock(cluster, product_id, 51)
+        op = await session.subscribe(query, variables)
+        assert (await session.next_data(op))["product"]["stock"] == 51
+        await session.receive()  # complete
+        await set_stock(cluster, product_id, 52)
+        op = await session.subscribe(query, variables)
+        assert (await session.next_data(op))["product"]["stock"] == 52
