@@ -9,16 +9,11 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.graphql.connections import PageArgs
+from app.graphql.audit.fields import history_field
 from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.products.types import Product
 from app.graphql.relay import (
-    After,
-    Before,
-    Connection,
-    First,
-    Last,
     Node,
     OrderDirection,
     pk_of,
@@ -29,7 +24,6 @@ from app.queries.orders import OrderFilter as OrderQueryFilter
 from app.queries.orders import OrderItemRecord, OrderRecord
 
 if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEvent
     from app.graphql.users.types import User
 
 
@@ -99,18 +93,7 @@ class Order(Node):
             version=record.version,
         )
 
-    @strawberry.field(description="Changes to this order, newest first.")
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("app.graphql.audit.types")]]:
-        from app.graphql.audit.types import history
-
-        return await history(info, entity_id=self.pk, args=PageArgs(first, after, last, before))
+    history = history_field("order")
 
     @strawberry.field(description="Who placed the order.")
     async def user(self, info: Info) -> Annotated[User, strawberry.lazy("app.graphql.users.types")]:

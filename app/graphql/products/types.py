@@ -5,19 +5,13 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 from enum import Enum
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING
 
 import strawberry
 
-from app.graphql.connections import PageArgs
-from app.graphql.context import Info
+from app.graphql.audit.fields import history_field
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.relay import (
-    After,
-    Before,
-    Connection,
-    First,
-    Last,
     Node,
     OrderDirection,
     to_global_id,
@@ -28,7 +22,7 @@ from app.queries.products import ProductRecord
 from app.queries.text import checked_text
 
 if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEvent
+    pass
 
 
 @strawberry.type(description="Something for sale.")
@@ -60,18 +54,7 @@ class Product(Node):
             version=record.version,
         )
 
-    @strawberry.field(description="Changes to this product, newest first.")
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("app.graphql.audit.types")]]:
-        from app.graphql.audit.types import history
-
-        return await history(info, entity_id=self.pk, args=PageArgs(first, after, last, before))
+    history = history_field("product")
 
 
 @strawberry.enum(description="Fields a products connection can be ordered by.")

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import strawberry
 
-from app.graphql.connections import PageArgs
+from app.graphql.audit.fields import history_field
 from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange
 from app.graphql.orders.queries import user_orders
@@ -28,7 +28,6 @@ from app.queries.users import UserFilter as UserQueryFilter
 from app.queries.users import UserRecord
 
 if TYPE_CHECKING:
-    from app.graphql.audit.types import AuditEvent
     from app.graphql.orders.types import Order, OrderFilter, OrderOrder
     from app.graphql.tokens.types import ApiToken
 
@@ -64,18 +63,7 @@ class User(Node):
             version=record.version,
         )
 
-    @strawberry.field(description="Changes to this user, newest first.")
-    async def history(
-        self,
-        info: Info,
-        first: First = None,
-        after: After = None,
-        last: Last = None,
-        before: Before = None,
-    ) -> Connection[Annotated[AuditEvent, strawberry.lazy("app.graphql.audit.types")]]:
-        from app.graphql.audit.types import history
-
-        return await history(info, entity_id=self.pk, args=PageArgs(first, after, last, before))
+    history = history_field("user")
 
     @strawberry.field(description="This user's API tokens (never their secrets).")
     async def api_tokens(
