@@ -307,3 +307,23 @@ async def test_queries_on_one_socket_do_not_share_cached_rows(cluster: Cluster) 
         await set_stock(cluster, product_id, 52)
         op = await session.subscribe(query, variables)
         assert (await session.next_data(op))["product"]["stock"] == 52
+
+
+async def test_the_token_may_come_in_the_handshake_header(cluster: Cluster) -> None:
+    headers = {"authorization": f"Bearer {cluster.admin}"}
+    async with connect(cluster.b.ws, headers=headers) as session:
+        op = await session.subscribe("{ viewer { email } }")
+        assert (await session.next_data(op)) == {"viewer": {"email": "admin@example.com"}}
+
+
+async def test_a_bad_header_token_closes_the_connection_with_4403(cluster: Cluster) -> None:
+    protocol = [Subprotocol("graphql-transport-ws")]
+    headers = {"authorization": "Bearer og_nope"}
+    async with websockets.connect(
+        cluster.b.ws, subprotocols=protocol, additional_headers=headers
+    ) as ws:
+        await ws.send('{"type": "connection_init", "payload": {}}')
+        with pytest.raises(websockets.ConnectionClosed) as closed:
+            await ws.recv()
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4403
