@@ -115,9 +115,17 @@ async def running_events(
     try:
         yield
     finally:
-        for task in tasks:
+        relay.stop()
+        broker.stop()
+        # The relay and the poll finish their step and return; the bus only waits, so it
+        # is cancelled. Nothing here may hang a shutdown: what is left after a few seconds
+        # is cancelled.
+        tasks[1].cancel()
+        _, pending = await asyncio.wait(tasks, timeout=5)
+        for task in pending:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        if pending:
+            await asyncio.wait(pending, timeout=5)
         await bus.close()
 
 

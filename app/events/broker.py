@@ -9,6 +9,7 @@ with a reason, instead of slowing others or growing without limit.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Callable
 
@@ -68,6 +69,11 @@ class Broker:
         self.last = 0
         self._subscribers: set[Subscriber] = set()
         self._lock = asyncio.Lock()
+        self._stop = asyncio.Event()
+
+    def stop(self) -> None:
+        """End `poll` at its next step (never in the middle of a read)."""
+        self._stop.set()
 
     async def start(self) -> None:
         async with connect(self.reader) as conn:
@@ -97,8 +103,11 @@ class Broker:
 
     async def poll(self, interval: float) -> None:
         """Read the log now and then, for whatever the bus did not bring."""
-        while True:
-            await asyncio.sleep(interval)
+        while not self._stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), interval)
+            if self._stop.is_set():
+                return
             try:
                 async with self._lock:
                     await self._catch_up()

@@ -33,29 +33,36 @@ class Relay:
         self.poll_interval = poll_interval
         self.retention_days = retention_days
         self._wake = asyncio.Event()
+        self._stop = asyncio.Event()
         self._pruned_at = 0.0
 
     def kick(self) -> None:
         """Move now (after a local commit), without waiting for the notification."""
         self._wake.set()
 
+    def stop(self) -> None:
+        """Finish the current step and return: never cancelled in the middle of a
+        transaction, which can leave a connection busy."""
+        self._stop.set()
+        self._wake.set()
+
     async def run(self) -> None:
         listener = asyncio.create_task(self._listen())
         try:
-            while True:
+            while not self._stop.is_set():
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self.poll_interval)
                 self._wake.clear()
+                if self._stop.is_set():
+                    return
                 try:
                     await self.drain()
                     await self._prune()
                 except ServiceUnavailable:
                     log.debug("database unreachable; the relay will retry")
         finally:
-            listener.cancel()
-            # Wait for it: its connection must be back in the pool before the engine goes.
-            with contextlib.suppress(asyncio.CancelledError):
-                await listener
+            # Its connection must be back in the pool before the engine goes.
+            await listener
 
     async def drain(self) -> int:
         moved = 0
@@ -80,17 +87,24 @@ class Relay:
 
     async def _listen(self) -> None:
         """LISTEN on a connection of its own; reconnect when it drops."""
-        while True:
+        while not self._stop.is_set():
             try:
                 async with self.engine.connect() as conn:
                     raw = (await conn.get_raw_connection()).driver_connection
                     assert raw is not None
                     lost = asyncio.Event()
                     raw.add_termination_listener(lambda *_, lost=lost: lost.set())
-                    await raw.add_listener(CHANNEL, lambda *_: self._wake.set())
-                    await lost.wait()
-            except asyncio.CancelledError:
-                raise
+                    await raw.add_listener(CHANNEL, self._notified)
+                    waits = [asyncio.ensure_future(event.wait()) for event in (lost, self._stop)]
+                    _, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                    for waiting in pending:
+                        waiting.cancel()
+                    if not raw.is_closed():
+                        await raw.remove_listener(CHANNEL, self._notified)
             except Exception as exc:
                 log.debug("LISTEN connection lost (%s); retrying", exc)
-                await asyncio.sleep(self.poll_interval)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), self.poll_interval)
+
+    def _notified(self, *_: object) -> None:
+        self._wake.set()
