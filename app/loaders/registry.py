@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
+from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from aiodataloader import DataLoader
@@ -11,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth import tokens
 from app.db.engine import connect
-from app.queries import orders, products, users
+from app.queries import orders, products, stats, users
 from app.queries.keyset import Page, Window
 
 K = TypeVar("K")
@@ -54,6 +55,7 @@ class Loaders:
         self.order_item_by_id = Loader(engine, orders.items_by_id)
         self.items_by_order_id = Loader(engine, orders.items_by_order_id)
         self.tokens_by_user_id = Loader(engine, tokens.tokens_by_user_id)
+        self.order_stats_by_user_id = Loader(engine, stats.order_stats_by_user_id)
         self._keyed: dict[tuple[Any, ...], Loader[Any, Any]] = {}
 
     def orders_page_by_user_id(
@@ -67,6 +69,12 @@ class Loaders:
             return await orders.orders_pages_by_user_id(conn, keys, where=where, window=window)
 
         return self._memo(("orders_page_by_user_id", where, window), fetch)
+
+    def sales_by_product_id(self, since: datetime | None) -> Loader[uuid.UUID, stats.SalesStats]:
+        async def fetch(conn: AsyncConnection, keys: Sequence[uuid.UUID]) -> list[stats.SalesStats]:
+            return await stats.sales_by_product_id(conn, keys, since=since)
+
+        return self._memo(("sales_by_product_id", since), fetch)
 
     def order_count_by_user_id(self, where: orders.OrderFilter | None) -> Loader[uuid.UUID, int]:
         async def fetch(conn: AsyncConnection, keys: Sequence[uuid.UUID]) -> list[int]:

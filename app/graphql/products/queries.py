@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
-import strawberry
+import uuid
+from datetime import datetime
 
+import strawberry
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from app.errors import BadInput
 from app.graphql.connections import list_field
 from app.graphql.context import Info
 from app.graphql.products.types import Product, ProductFilter, ProductOrder
 from app.graphql.relay import pk_of
-from app.queries import products
+from app.graphql.stats.types import SalesStats
+from app.queries import products, stats
 from app.queries.keyset import Ordering
+from app.queries.text import checked_time
+
+
+@strawberry.type(description="A product and how it sold.")
+class TopProduct:
+    product: Product
+    sales: SalesStats
 
 
 @strawberry.type
@@ -25,6 +38,26 @@ class ProductQuery:
         fetch_count=products.count_products,
         description="The catalog, oldest first unless orderBy says otherwise.",
     )
+
+    @strawberry.field(description="The best sellers by units sold (then revenue), since a time.")
+    async def top_products(
+        self, info: Info, limit: int = 10, since: datetime | None = None
+    ) -> list[TopProduct]:
+        if not 1 <= limit <= 100:
+            raise BadInput(f"`limit` must be between 1 and 100; got {limit}.", field="limit")
+        start = checked_time(since, field="since") if since is not None else None
+        loaders = info.context.loaders
+
+        async def read(conn: AsyncConnection) -> list[tuple[uuid.UUID, stats.SalesStats]]:
+            return await stats.top_products(conn, limit=limit, since=start)
+
+        ranked = await loaders.run(read)
+        found = await loaders.product_by_id.load_many([product_id for product_id, _ in ranked])
+        return [
+            TopProduct(product=Product.from_record(record), sales=SalesStats.from_record(sales))
+            for record, (_, sales) in zip(found, ranked, strict=True)
+            if record is not None
+        ]
 
     @strawberry.field(description="One product by ID, or null if there is none.")
     async def product(self, info: Info, id: strawberry.ID) -> Product | None:

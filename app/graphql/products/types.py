@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from app.graphql.audit.fields import history_field
+from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.relay import (
     Node,
@@ -17,9 +18,10 @@ from app.graphql.relay import (
     to_global_id,
 )
 from app.graphql.scalars import Money
+from app.graphql.stats.types import SalesStats
 from app.queries.products import ProductFilter as ProductQueryFilter
 from app.queries.products import ProductRecord
-from app.queries.text import checked_text
+from app.queries.text import checked_text, checked_time
 
 if TYPE_CHECKING:
     pass
@@ -55,6 +57,12 @@ class Product(Node):
         )
 
     history = history_field("product")
+
+    @strawberry.field(description="How this product sold, since a time if given.")
+    async def sales_stats(self, info: Info, since: datetime | None = None) -> SalesStats:
+        start = checked_time(since, field="since") if since is not None else None
+        record = await info.context.loaders.sales_by_product_id(start).load(self.pk)
+        return SalesStats.from_record(record)
 
 
 @strawberry.enum(description="Fields a products connection can be ordered by.")

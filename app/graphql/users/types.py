@@ -23,6 +23,7 @@ from app.graphql.relay import (
     OrderDirection,
     to_global_id,
 )
+from app.graphql.stats.types import OrderStats
 from app.queries.text import checked_text
 from app.queries.users import UserFilter as UserQueryFilter
 from app.queries.users import UserRecord
@@ -64,6 +65,11 @@ class User(Node):
         )
 
     history = history_field("user")
+
+    @strawberry.field(description="This user's orders in figures.")
+    async def order_stats(self, info: Info) -> OrderStats:
+        record = await info.context.loaders.order_stats_by_user_id.load(self.pk)
+        return OrderStats.from_record(record)
 
     @strawberry.field(description="This user's API tokens (never their secrets).")
     async def api_tokens(
