@@ -20,6 +20,8 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 
 from app.auth.authenticate import Authenticator
+from app.cache.fields import FieldCache
+from app.cache.store import MemoryStore, RedisStore, Store
 from app.db.embedded import start_embedded_postgres
 from app.db.engine import connect, create_engine, read_only
 from app.errors import ServiceUnavailable
@@ -48,6 +50,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = engine
         app.state.reader = read_only(engine)
         app.state.authenticator = Authenticator(settings, app.state.reader)
+        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
+        store: Store = RedisStore(redis_url) if redis_url else MemoryStore()
+        app.state.field_cache = FieldCache(
+            store, namespace=database_namespace(engine), schema_version=schema_version
+        )
         try:
             # The events machinery stops first: its connections go back before the pool.
             async with running_events(app, settings, engine):
@@ -55,9 +62,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 yield
         finally:
             await engine.dispose()
+            await store.close()
 
+    schema = build_schema(settings)
+    # Cached values are keyed by the schema they were computed under.
+    schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
     graphql = GraphQLApp(
-        build_schema(settings),
+        schema,
         graphql_ide="graphiql" if settings.graphiql else None,
         keep_alive=True,
         keep_alive_interval=settings.ws_keepalive_seconds,
@@ -129,12 +140,16 @@ async def running_events(
         await bus.close()
 
 
-def events_channel(engine: AsyncEngine) -> str:
-    """One Redis channel per database: deployments (and test runs) sharing a Redis never
-    see each other's events."""
+def database_namespace(engine: AsyncEngine) -> str:
+    """A Redis prefix per database: deployments (and test runs) sharing a Redis never see
+    each other's events or cached values."""
     url = engine.url
     where = f"{url.host or url.query.get('host')}:{url.port}/{url.database}"
-    return f"ordergraph:events:{hashlib.sha256(where.encode()).hexdigest()[:16]}"
+    return f"ordergraph:{hashlib.sha256(where.encode()).hexdigest()[:16]}"
+
+
+def events_channel(engine: AsyncEngine) -> str:
+    return f"{database_namespace(engine)}:events"
 
 
 def _tune_gc() -> None:

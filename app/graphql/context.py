@@ -11,6 +11,7 @@ from strawberry.types import Info as StrawberryInfo
 
 from app.auth.authenticate import Authenticator
 from app.auth.viewer import RequestMeta, Viewer
+from app.cache.fields import FieldCache, Reads
 from app.loaders import Loaders
 from app.settings import Settings
 
@@ -29,10 +30,23 @@ class Context:
     # WebSocket only: connection_init's payload, and a bad Authorization header.
     connection_params: dict[str, object] | None = None
     header_auth_error: str | None = None
+    _cache_reads: Reads | None = None
 
     @property
     def request_id(self) -> str:
         return self.meta.request_id or ""
+
+    @property
+    def field_cache(self) -> FieldCache:
+        cache: FieldCache = self.request.app.state.field_cache
+        return cache
+
+    @property
+    def cache_reads(self) -> Reads:
+        """This operation's batched cache reads (made on first use)."""
+        if self._cache_reads is None:
+            self._cache_reads = Reads(self.field_cache.store)
+        return self._cache_reads
 
     def relay_kick(self) -> None:
         """After a commit: let this process's relay publish the change at once."""

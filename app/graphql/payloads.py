@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.authenticate import current_viewer
+from app.cache.tags import tags_of
 from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.services.audit import Actor
@@ -38,9 +39,13 @@ async def write(
     """
     try:
         async with transaction(info.context.writer) as conn:
+            emitted: list[dict[str, Any]] = []
+            conn.info["emitted"] = emitted
             viewer = await current_viewer(conn, info.context.viewer)
             actor = Actor(viewer=viewer, meta=info.context.meta)
             result = await work(conn, actor)
+        # Committed: invalidate before the response goes out, then publish.
+        await info.context.field_cache.invalidate(sorted(tags_of(emitted)))
         info.context.relay_kick()
         return result, []
     except InvalidInput as exc:

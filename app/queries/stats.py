@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
+import orjson
 from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -104,4 +105,36 @@ async def top_products(
     return [
         (row[0], SalesStats(int(row[1]), Decimal(row[2]), int(row[3])))
         for row in await conn.execute(stmt)
+    ]
+
+
+def encode_sales(value: SalesStats) -> bytes:
+    return orjson.dumps([value.units_sold, str(value.revenue), value.order_count])
+
+
+def decode_sales(raw: bytes) -> SalesStats:
+    units, revenue, orders = orjson.loads(raw)
+    return SalesStats(int(units), Decimal(revenue), int(orders))
+
+
+def encode_order_stats(value: OrderStats) -> bytes:
+    last = value.last_order_at.isoformat() if value.last_order_at else None
+    return orjson.dumps([value.count, str(value.total_spent), last])
+
+
+def decode_order_stats(raw: bytes) -> OrderStats:
+    count, spent, last = orjson.loads(raw)
+    return OrderStats(int(count), Decimal(spent), datetime.fromisoformat(last) if last else None)
+
+
+def encode_ranking(value: list[tuple[uuid.UUID, SalesStats]]) -> bytes:
+    return orjson.dumps(
+        [[str(product_id), orjson.loads(encode_sales(sales))] for product_id, sales in value]
+    )
+
+
+def decode_ranking(raw: bytes) -> list[tuple[uuid.UUID, SalesStats]]:
+    return [
+        (uuid.UUID(product_id), decode_sales(orjson.dumps(sales)))
+        for product_id, sales in orjson.loads(raw)
     ]

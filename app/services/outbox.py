@@ -23,14 +23,28 @@ async def emit(
     data: Mapping[Any, Any],
     changed_fields: Iterable[str] = (),
 ) -> None:
-    """Record that `entity_id` changed; relays publish it once this transaction commits."""
+    """Record that `entity_id` changed; relays publish it once this transaction commits.
+
+    The change is also noted on the connection (`conn.info["emitted"]`), so that the
+    caller can invalidate caches once the transaction has committed.
+    """
+    fields = list(changed_fields)
+    conn.info.setdefault("emitted", []).append(
+        {
+            "topic": topic,
+            "type": type,
+            "entity_id": entity_id,
+            "owner_id": owner_id,
+            "changed_fields": fields,
+        }
+    )
     await conn.execute(
         insert(outbox).values(
             topic=topic,
             type=type,
             entity_id=entity_id,
             owner_id=owner_id,
-            changed_fields=list(changed_fields),
+            changed_fields=fields,
             data={str(key): plain(value) for key, value in data.items()},
         )
     )

@@ -9,6 +9,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import BadInput
+from app.graphql.caching import Cached, CacheScope, through_cache
 from app.graphql.connections import list_field
 from app.graphql.context import Info
 from app.graphql.products.types import Product, ProductFilter, ProductOrder
@@ -17,6 +18,8 @@ from app.graphql.stats.types import SalesStats
 from app.queries import products, stats
 from app.queries.keyset import Ordering
 from app.queries.text import checked_time
+
+TOP_PRODUCTS_CACHE = Cached(ttl=60, scope=CacheScope.PUBLIC)
 
 
 @strawberry.type(description="A product and how it sold.")
@@ -39,7 +42,10 @@ class ProductQuery:
         description="The catalog, oldest first unless orderBy says otherwise.",
     )
 
-    @strawberry.field(description="The best sellers by units sold (then revenue), since a time.")
+    @strawberry.field(
+        description="The best sellers by units sold (then revenue), since a time.",
+        directives=[TOP_PRODUCTS_CACHE],
+    )
     async def top_products(
         self, info: Info, limit: int = 10, since: datetime | None = None
     ) -> list[TopProduct]:
@@ -51,7 +57,18 @@ class ProductQuery:
         async def read(conn: AsyncConnection) -> list[tuple[uuid.UUID, stats.SalesStats]]:
             return await stats.top_products(conn, limit=limit, since=start)
 
-        ranked = await loaders.run(read)
+        ranked = await through_cache(
+            info,
+            type_name="Query",
+            field_name="topProducts",
+            parent_id=None,
+            arguments={"limit": limit, "since": start},
+            hint=TOP_PRODUCTS_CACHE,
+            tags=["sales"],
+            compute=lambda: loaders.run(read),
+            encode=stats.encode_ranking,
+            decode=stats.decode_ranking,
+        )
         found = await loaders.product_by_id.load_many([product_id for product_id, _ in ranked])
         return [
             TopProduct(product=Product.from_record(record), sales=SalesStats.from_record(sales))

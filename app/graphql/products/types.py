@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 import strawberry
 
 from app.graphql.audit.fields import history_field
+from app.graphql.caching import Cached, CacheScope, through_cache
 from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.relay import (
@@ -19,12 +20,16 @@ from app.graphql.relay import (
 )
 from app.graphql.scalars import Money
 from app.graphql.stats.types import SalesStats
+from app.queries import stats
 from app.queries.products import ProductFilter as ProductQueryFilter
 from app.queries.products import ProductRecord
 from app.queries.text import checked_text, checked_time
 
 if TYPE_CHECKING:
     pass
+
+
+SALES_CACHE = Cached(ttl=60, scope=CacheScope.PUBLIC)
 
 
 @strawberry.type(description="Something for sale.")
@@ -58,10 +63,24 @@ class Product(Node):
 
     history = history_field("product")
 
-    @strawberry.field(description="How this product sold, since a time if given.")
+    @strawberry.field(
+        description="How this product sold, since a time if given.",
+        directives=[SALES_CACHE],
+    )
     async def sales_stats(self, info: Info, since: datetime | None = None) -> SalesStats:
         start = checked_time(since, field="since") if since is not None else None
-        record = await info.context.loaders.sales_by_product_id(start).load(self.pk)
+        record = await through_cache(
+            info,
+            type_name="Product",
+            field_name="salesStats",
+            parent_id=str(self.pk),
+            arguments={"since": start},
+            hint=SALES_CACHE,
+            tags=[f"product:{self.pk}:sales"],
+            compute=lambda: info.context.loaders.sales_by_product_id(start).load(self.pk),
+            encode=stats.encode_sales,
+            decode=stats.decode_sales,
+        )
         return SalesStats.from_record(record)
 
 

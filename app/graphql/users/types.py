@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import strawberry
 
 from app.graphql.audit.fields import history_field
+from app.graphql.caching import Cached, CacheScope, through_cache
 from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange
 from app.graphql.orders.queries import user_orders
@@ -24,6 +25,7 @@ from app.graphql.relay import (
     to_global_id,
 )
 from app.graphql.stats.types import OrderStats
+from app.queries import stats
 from app.queries.text import checked_text
 from app.queries.users import UserFilter as UserQueryFilter
 from app.queries.users import UserRecord
@@ -37,6 +39,9 @@ if TYPE_CHECKING:
 class Role(Enum):
     USER = "user"
     ADMIN = "admin"
+
+
+ORDER_STATS_CACHE = Cached(ttl=60, scope=CacheScope.PRIVATE)
 
 
 @strawberry.type(description="Someone who places orders.")
@@ -66,9 +71,20 @@ class User(Node):
 
     history = history_field("user")
 
-    @strawberry.field(description="This user's orders in figures.")
+    @strawberry.field(description="This user's orders in figures.", directives=[ORDER_STATS_CACHE])
     async def order_stats(self, info: Info) -> OrderStats:
-        record = await info.context.loaders.order_stats_by_user_id.load(self.pk)
+        record = await through_cache(
+            info,
+            type_name="User",
+            field_name="orderStats",
+            parent_id=str(self.pk),
+            arguments={},
+            hint=ORDER_STATS_CACHE,
+            tags=[f"user:{self.pk}:orders"],
+            compute=lambda: info.context.loaders.order_stats_by_user_id.load(self.pk),
+            encode=stats.encode_order_stats,
+            decode=stats.decode_order_stats,
+        )
         return OrderStats.from_record(record)
 
     @strawberry.field(description="This user's API tokens (never their secrets).")

@@ -1,0 +1,1 @@
+"""The field cache: keys, stores (Redis or in-process), versioned tags, invalidation."""

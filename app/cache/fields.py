@@ -1,0 +1,129 @@
+"""The field cache: versioned tags make a write's invalidation exact.
+
+A cached value's key carries the current version of each tag it depends on
+(`product:ID:sales`, `user:ID:orders`, ...) and of the global tag `all`. A committed
+write bumps its tags before its response is sent, so every read that starts after the
+response builds a new key: it cannot see the old value, even one that a slow miss wrote
+back after the bump (that one sits under the old key, which nobody asks for again).
+If a bump fails (Redis away), the next successful call bumps `all` before anything is
+read from the cache again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections import Counter
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+from aiodataloader import DataLoader
+
+from app.cache.keys import field_key, tag_key
+from app.cache.store import Store
+
+T = TypeVar("T")
+ALL = "all"
+
+
+class Reads:
+    """One request's cache reads, batched: all tag versions wanted in one tick are one
+    MGET, all values another, so a page of cached fields costs two round trips."""
+
+    def __init__(self, store: Store) -> None:
+        async def get_many(keys: list[str]) -> list[bytes | None]:
+            return await store.get_many(keys)
+
+        self._loader = DataLoader(get_many, cache=False)
+
+    async def get(self, key: str) -> bytes | None:
+        value: bytes | None = await self._loader.load(key)
+        return value
+
+    async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
+        values: list[bytes | None] = await self._loader.load_many(list(keys))
+        return values
+
+
+class FieldCache:
+    def __init__(self, store: Store, *, namespace: str, schema_version: str) -> None:
+        """`namespace` keeps databases sharing one Redis apart."""
+        self.store = store
+        self.namespace = namespace
+        self.schema_version = schema_version
+        self.stats: Counter[str] = Counter()
+        self._inflight: dict[str, asyncio.Future[bytes]] = {}
+        self._dirty = False
+
+    async def get_or_compute(
+        self,
+        *,
+        type_name: str,
+        field_name: str,
+        parent_id: str | None,
+        arguments: Mapping[str, Any],
+        viewer: uuid.UUID | None,
+        tags: Sequence[str],
+        ttl: int,
+        compute: Callable[[], Awaitable[T]],
+        encode: Callable[[T], bytes],
+        decode: Callable[[bytes], T],
+        reads: Reads | None = None,
+    ) -> T:
+        reads = reads or Reads(self.store)
+        versions = await self._versions(tags, reads)
+        if versions is None:
+            self.stats["errors"] += 1
+            return await compute()
+        key = field_key(
+            namespace=self.namespace,
+            schema_version=self.schema_version,
+            type_name=type_name,
+            field_name=field_name,
+            parent_id=parent_id,
+            arguments=arguments,
+            viewer=viewer,
+            tag_versions=versions,
+        )
+        cached = await reads.get(key)
+        if cached is not None:
+            self.stats["hits"] += 1
+            return decode(cached)
+        waiting = self._inflight.get(key)
+        if waiting is not None:
+            # Someone in this process is computing this key: wait for theirs.
+            self.stats["coalesced"] += 1
+            return decode(await asyncio.shield(waiting))
+        self.stats["misses"] += 1
+        future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
+        self._inflight[key] = future
+        try:
+            value = await compute()
+            raw = encode(value)
+            future.set_result(raw)
+            await self.store.set(key, raw, ttl)
+            return value
+        except BaseException as exc:
+            if not future.done():
+                future.set_exception(exc)
+                future.exception()  # retrieved: waiting callers get it, nobody else
+            raise
+        finally:
+            self._inflight.pop(key, None)
+
+    async def invalidate(self, tags: Sequence[str]) -> None:
+        """Bump the tags of a committed write; call before its response is sent."""
+        if not tags:
+            return
+        self.stats["invalidations"] += len(tags)
+        if not await self.store.bump([tag_key(self.namespace, tag) for tag in sorted(set(tags))]):
+            self._dirty = True
+
+    async def _versions(self, tags: Sequence[str], reads: Reads) -> list[int] | None:
+        if self._dirty:
+            if not await self.store.bump([tag_key(self.namespace, ALL)]):
+                return None
+            self._dirty = False
+        keys = [tag_key(self.namespace, tag) for tag in (ALL, *tags)]
+        raw = await reads.get_many(keys)
+        return [int(value or 0) for value in raw]

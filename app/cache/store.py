@@ -1,0 +1,120 @@
+"""Where cached values and tag versions live: Redis, or this process's memory.
+
+Redis calls have a short timeout. When Redis fails, the breaker opens for a while and
+every call answers "not cached" at once, so requests are computed from PostgreSQL
+without paying the timeout again; then it tries Redis again. Failures are counted and
+logged at most once a minute.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import OrderedDict
+from typing import Protocol
+
+import redis.asyncio as redis
+from redis.exceptions import RedisError
+
+log = logging.getLogger(__name__)
+
+
+class Store(Protocol):
+    async def get_many(self, keys: list[str]) -> list[bytes | None]: ...
+
+    async def close(self) -> None: ...
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None: ...
+
+    async def bump(self, keys: list[str]) -> bool:
+        """Increment counters (tag versions); False if that could not be done."""
+
+
+class MemoryStore:
+    """An LRU with TTLs, for one process without Redis."""
+
+    def __init__(self, max_entries: int = 10_000) -> None:
+        self._values: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
+        self._max = max_entries
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        now = time.monotonic()
+        result: list[bytes | None] = []
+        for key in keys:
+            entry = self._values.get(key)
+            if entry is None or entry[0] < now:
+                result.append(None)
+            else:
+                self._values.move_to_end(key)
+                result.append(entry[1])
+        return result
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        self._values[key] = (time.monotonic() + ttl, value)
+        self._values.move_to_end(key)
+        while len(self._values) > self._max:
+            self._values.popitem(last=False)
+
+    async def close(self) -> None:
+        self._values.clear()
+
+    async def bump(self, keys: list[str]) -> bool:
+        for key in keys:
+            current = (await self.get_many([key]))[0]
+            number = int(current or b"0") + 1
+            self._values[key] = (float("inf"), str(number).encode())
+        return True
+
+
+class RedisStore:
+    def __init__(self, url: str, *, timeout: float = 0.1, cooldown: float = 5.0) -> None:
+        self._client = redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
+        self._cooldown = cooldown
+        self._open_until = 0.0
+        self._logged_at = 0.0
+        self.errors = 0
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        if not keys or self._is_open():
+            return [None] * len(keys)
+        try:
+            values = await self._client.mget(keys)
+            return [value.encode() if isinstance(value, str) else value for value in values]
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return [None] * len(keys)
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        if self._is_open():
+            return
+        try:
+            await self._client.set(key, value, ex=ttl)
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+
+    async def bump(self, keys: list[str]) -> bool:
+        if not keys:
+            return True
+        try:
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.incr(key)
+                await pipe.execute()
+            return True
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return False
+
+    def _is_open(self) -> bool:
+        return time.monotonic() < self._open_until
+
+    def _failed(self, exc: BaseException) -> None:
+        self.errors += 1
+        now = time.monotonic()
+        self._open_until = now + self._cooldown
+        if now - self._logged_at > 60:
+            self._logged_at = now
+            log.warning("field cache: Redis failed (%s); computing from PostgreSQL", exc)
+
+    async def close(self) -> None:
+        await self._client.aclose()

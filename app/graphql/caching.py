@@ -1,0 +1,61 @@
+"""The @cached hint in the schema, and how a resolver serves a field through the cache."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Mapping
+from enum import Enum
+from typing import Any, TypeVar
+
+import strawberry
+from strawberry.schema_directive import Location
+
+from app.graphql.context import Info
+
+T = TypeVar("T")
+
+
+@strawberry.enum(description="Who a cached value may be served to.")
+class CacheScope(Enum):
+    PUBLIC = "public"
+    PRIVATE = "private"
+
+
+@strawberry.schema_directive(
+    locations=[Location.FIELD_DEFINITION],
+    description="Served from a cache for up to `ttl` seconds, and never after a write that "
+    "changes it. PRIVATE values are cached per viewer, PUBLIC ones for everyone.",
+)
+class Cached:
+    ttl: int
+    scope: CacheScope
+
+
+async def through_cache(
+    info: Info,
+    *,
+    type_name: str,
+    field_name: str,
+    parent_id: str | None,
+    arguments: Mapping[str, Any],
+    hint: Cached,
+    tags: list[str],
+    compute: Callable[[], Awaitable[T]],
+    encode: Callable[[T], bytes],
+    decode: Callable[[bytes], T],
+) -> T:
+    viewer = info.context.viewer.user_id
+    if hint.scope is CacheScope.PRIVATE and viewer is None:
+        return await compute()  # a private value is never cached without a viewer
+    return await info.context.field_cache.get_or_compute(
+        type_name=type_name,
+        field_name=field_name,
+        parent_id=parent_id,
+        arguments=arguments,
+        viewer=viewer if hint.scope is CacheScope.PRIVATE else None,
+        tags=tags,
+        ttl=hint.ttl,
+        compute=compute,
+        encode=encode,
+        decode=decode,
+        reads=info.context.cache_reads,
+    )

@@ -1,0 +1,113 @@
+"""The field cache against a real Redis: hits, keys, invalidation, privacy, stampedes,
+and Redis trouble."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterator
+
+import pytest
+
+from tests.conftest import Api, running_app
+from tests.dbtools import fetch_one
+from tests.graphql.mutations import PLACE_ORDER
+from tests.helpers import gid
+from tests.redis_server import find_redis
+
+SALES = "{ products(first: 5) { edges { node { id salesStats { unitsSold revenue } } } } }"
+
+
+@pytest.fixture(scope="module")
+def redis_url() -> Iterator[str]:
+    with find_redis() as url:
+        yield url
+
+
+@pytest.fixture
+async def capi(wapi: Api, redis_url: str) -> AsyncIterator[Api]:
+    """An admin's client on a database of the test's own, caching in Redis."""
+    async with running_app(wapi.url, redis_url=redis_url) as api:
+        yield api
+
+
+def stats_of(api: Api) -> dict[str, int]:
+    app = api.client._transport.app  # type: ignore[attr-defined]
+    return dict(app.state.field_cache.stats)
+
+
+async def test_a_repeated_read_is_served_from_the_cache(capi: Api) -> None:
+    first = await capi.counted(SALES)
+    cold = len(capi.statements.statements)
+    second = await capi.counted(SALES)
+    assert second == first
+    assert cold == 2  # the page, and the sales of the page in one statement
+    assert len(capi.statements.statements) == 1  # the page only
+    assert stats_of(capi)["hits"] == 5
+
+
+async def test_argument_order_and_defaults_share_a_key(capi: Api) -> None:
+    await capi.counted("{ topProducts(limit: 3, since: null) { sales { unitsSold } } }")
+    await capi.counted("{ topProducts(since: null, limit: 3) { sales { unitsSold } } }")
+    await capi.counted("{ topProducts(limit: 3) { sales { unitsSold } } }")
+    stats = stats_of(capi)
+    assert stats["misses"] == 1
+    assert stats["hits"] == 2
+    await capi.counted("{ topProducts(limit: 4) { sales { unitsSold } } }")
+    assert stats_of(capi)["misses"] == 2
+
+
+async def test_a_write_on_another_instance_is_seen_at_once(capi: Api, redis_url: str) -> None:
+    product = await fetch_one(
+        capi.url, "SELECT id FROM products WHERE stock > 0 ORDER BY sku LIMIT 1"
+    )
+    query = "query($id: ID!) { product(id: $id) { salesStats { unitsSold } } }"
+    variables = {"id": gid("Product", product.id)}
+    before = (await capi.data(query, variables))["product"]["salesStats"]["unitsSold"]
+    assert (await capi.data(query, variables))["product"]["salesStats"]["unitsSold"] == before
+    async with running_app(capi.url, redis_url=redis_url) as other:
+        payload = (
+            await other.data(
+                PLACE_ORDER,
+                {
+                    "input": {
+                        "items": [{"productId": variables["id"], "quantity": 2}],
+                        "idempotencyKey": "cache-1",
+                    }
+                },
+            )
+        )["placeOrder"]
+        assert payload["errors"] == []
+    after = (await capi.data(query, variables))["product"]["salesStats"]["unitsSold"]
+    assert after == before + 2
+
+
+async def test_private_values_are_kept_per_viewer(capi: Api) -> None:
+    query = "{ viewer { orderStats { count } } }"
+    alice = await capi.as_user("user000000@example.com")
+    bob = await capi.as_user("user000001@example.com")
+    await alice.data(query)
+    await bob.data(query)
+    assert stats_of(capi)["misses"] == 2
+    await alice.data(query)
+    assert stats_of(capi)["hits"] == 1
+
+
+async def test_a_hundred_cold_misses_compute_once(capi: Api) -> None:
+    query = "{ topProducts(limit: 7) { sales { unitsSold } } }"
+    await capi.data("{ viewer { id } }")
+    capi.statements.clear()
+    results = await asyncio.gather(*(capi.data(query) for _ in range(100)))
+    assert all(result == results[0] for result in results)
+    ranking = [s for s in capi.statements.statements if "GROUP BY" in s and "LIMIT" in s]
+    assert len(ranking) == 1
+    stats = stats_of(capi)
+    assert stats["misses"] == 1
+    assert stats.get("coalesced", 0) + stats.get("hits", 0) == 99
+
+
+async def test_a_dead_redis_costs_correctness_nothing(wapi: Api) -> None:
+    async with running_app(wapi.url, redis_url="redis://127.0.0.1:1/0") as api:
+        expected = await wapi.data(SALES)
+        for _ in range(3):
+            assert await api.data(SALES) == expected
+        assert stats_of(api).get("hits", 0) == 0
