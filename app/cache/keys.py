@@ -6,6 +6,7 @@ the resolver sees every argument with its default applied, and the form is canon
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
@@ -18,6 +19,10 @@ import orjson
 
 
 def canonical(value: Any) -> Any:
+    if isinstance(value, type):
+        return value.__name__
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: canonical(getattr(value, f.name)) for f in dataclasses.fields(value)}
     if isinstance(value, Enum):
         return canonical(value.value)
     if isinstance(value, datetime):

@@ -4,15 +4,18 @@ No `from __future__ import annotations` here: `list_field` builds a resolver who
 argument types are only known at run time, so its annotations must be real objects.
 """
 
+import dataclasses
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any, Protocol, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
+import orjson
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.viewer import Viewer
+from app.graphql.caching import Cached, through_cache
 from app.graphql.context import Info
 from app.graphql.relay import (
     After,
@@ -25,6 +28,7 @@ from app.graphql.relay import (
     window_of,
 )
 from app.queries.keyset import CursorCodec, Ordering, Page, SortKey, Window
+from app.services.audit import plain
 
 NodeT = TypeVar("NodeT")
 RecordT = TypeVar("RecordT")
@@ -76,6 +80,28 @@ def paging(
     return codec, window
 
 
+@dataclass(frozen=True, slots=True)
+class CachedConnection(Generic[RecordT]):
+    """How a connection's pages and counts are cached (see app.graphql.caching)."""
+
+    field: str
+    hint: Cached
+    tags: tuple[str, ...]
+    decode_record: Callable[[dict[str, Any]], RecordT]
+
+    def encode_page(self, page: Page[RecordT]) -> bytes:
+        rows = [
+            {f.name: plain(getattr(row, f.name)) for f in dataclasses.fields(row)}  # type: ignore[arg-type]
+            for row in page.rows
+        ]
+        return orjson.dumps({"rows": rows, "next": page.has_next, "previous": page.has_previous})
+
+    def decode_page(self, raw: bytes) -> Page[RecordT]:
+        value = orjson.loads(raw)
+        rows = [self.decode_record(row) for row in value["rows"]]
+        return Page(rows, has_next=value["next"], has_previous=value["previous"])
+
+
 async def root_connection(
     info: Info,
     *,
@@ -85,6 +111,7 @@ async def root_connection(
     fetch_page: Callable[..., Awaitable[Page[RecordT]]],
     fetch_count: Callable[..., Awaitable[int]],
     node: Callable[[RecordT], NodeT],
+    cache: CachedConnection[RecordT] | None = None,
 ) -> Connection[NodeT]:
     loaders = info.context.loaders
 
@@ -94,8 +121,37 @@ async def root_connection(
     async def read_count(conn: AsyncConnection) -> int:
         return await fetch_count(conn, where=where)
 
-    page = await loaders.run(read_page)
-    return build_connection(page, codec=codec, node=node, count=lambda: loaders.run(read_count))
+    if cache is None:
+        page = await loaders.run(read_page)
+        return build_connection(page, codec=codec, node=node, count=lambda: loaders.run(read_count))
+
+    async def cached_count() -> int:
+        return await through_cache(
+            info,
+            type_name="Query",
+            field_name=f"{cache.field}.totalCount",
+            parent_id=None,
+            arguments={"where": where},
+            hint=cache.hint,
+            tags=list(cache.tags),
+            compute=lambda: loaders.run(read_count),
+            encode=lambda count: str(count).encode(),
+            decode=lambda raw: int(raw),
+        )
+
+    page = await through_cache(
+        info,
+        type_name="Query",
+        field_name=cache.field,
+        parent_id=None,
+        arguments={"where": where, "window": window},
+        hint=cache.hint,
+        tags=list(cache.tags),
+        compute=lambda: loaders.run(read_page),
+        encode=cache.encode_page,
+        decode=cache.decode_page,
+    )
+    return build_connection(page, codec=codec, node=node, count=cached_count)
 
 
 class FilterInput(Protocol):
@@ -115,6 +171,7 @@ def list_field(
     description: str,
     prefetch: Callable[[Info, list[Any]], Awaitable[None]] | None = None,
     restrict: Callable[[Viewer, Any], Any] = lambda viewer, where: where,
+    cache: CachedConnection[Any] | None = None,
 ) -> Any:
     """A root list field: `name(first after last before filter orderBy): XConnection!`.
 
@@ -150,9 +207,11 @@ def list_field(
             fetch_page=fetch_page,
             fetch_count=fetch_count,
             node=node.from_record,
+            cache=cache,
         )
         if prefetch is not None:
             await prefetch(info, [edge.node for edge in connection.edges])
         return connection
 
-    return strawberry.field(resolver=resolve, description=description)
+    directives = [cache.hint] if cache is not None else []
+    return strawberry.field(resolver=resolve, description=description, directives=directives)

@@ -9,8 +9,9 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.errors import BadInput
+from app.events import snapshots
 from app.graphql.caching import Cached, CacheScope, through_cache
-from app.graphql.connections import list_field
+from app.graphql.connections import CachedConnection, list_field
 from app.graphql.context import Info
 from app.graphql.products.types import Product, ProductFilter, ProductOrder
 from app.graphql.relay import pk_of
@@ -40,6 +41,12 @@ class ProductQuery:
         fetch_page=products.products_page,
         fetch_count=products.count_products,
         description="The catalog, oldest first unless orderBy says otherwise.",
+        cache=CachedConnection(
+            field="products",
+            hint=Cached(ttl=30, scope=CacheScope.PUBLIC),
+            tags=("products",),
+            decode_record=snapshots.product,
+        ),
     )
 
     @strawberry.field(
