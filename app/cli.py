@@ -112,6 +112,8 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
     host = args.host or settings.host
     port = args.port or settings.port
     workers = args.workers or settings.web_concurrency
+    # Worker processes read settings afresh: they must know how many of them there are.
+    os.environ["WEB_CONCURRENCY"] = str(workers)
     log.info(
         "GraphiQL on http://%s:%s/graphql (%d worker%s)", host, port, workers, "s"[: workers > 1]
     )

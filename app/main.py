@@ -16,12 +16,12 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 
 from app.auth.authenticate import Authenticator
 from app.cache.fields import FieldCache
-from app.cache.store import MemoryStore, RedisStore, Store
+from app.cache.store import MemoryStore, NullStore, RedisStore, Store
 from app.db.embedded import start_embedded_postgres
 from app.db.engine import connect, create_engine, read_only
 from app.errors import ServiceUnavailable
@@ -50,8 +50,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = engine
         app.state.reader = read_only(engine)
         app.state.authenticator = Authenticator(settings, app.state.reader)
-        redis_url = settings.redis_url.get_secret_value() if settings.redis_url else None
-        store: Store = RedisStore(redis_url) if redis_url else MemoryStore()
+        store = cache_store(settings)
         app.state.field_cache = FieldCache(
             store, namespace=database_namespace(engine), schema_version=schema_version
         )
@@ -92,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
+            Route("/metrics", metrics),
         ],
         middleware=middleware,
         lifespan=lifespan,
@@ -140,6 +140,18 @@ async def running_events(
         await bus.close()
 
 
+def cache_store(settings: Settings) -> Store:
+    """Redis when there is one; this process's memory when it is the only worker."""
+    if not settings.field_cache:
+        return NullStore()
+    if settings.redis_url:
+        return RedisStore(settings.redis_url.get_secret_value())
+    if settings.web_concurrency > 1:
+        log.info("Field cache off: %d workers and no REDIS_URL", settings.web_concurrency)
+        return NullStore()
+    return MemoryStore()
+
+
 def database_namespace(engine: AsyncEngine) -> str:
     """A Redis prefix per database: deployments (and test runs) sharing a Redis never see
     each other's events or cached values."""
@@ -169,6 +181,22 @@ def _tune_gc() -> None:
 async def healthz(request: Request) -> JSONResponse:
     """Liveness: the process answers."""
     return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> PlainTextResponse:
+    """Counters in Prometheus' text format."""
+    cache: FieldCache = request.app.state.field_cache
+    counts = {"hits": 0, "misses": 0, "coalesced": 0, "errors": 0, "invalidations": 0}
+    counts.update(cache.stats)
+    counts["errors"] += getattr(cache.store, "errors", 0)
+    lines = ["# TYPE ordergraph_field_cache_total counter"]
+    lines += [f'ordergraph_field_cache_total{{event="{k}"}} {v}' for k, v in sorted(counts.items())]
+    broker: Broker = request.app.state.broker
+    lines += [
+        "# TYPE ordergraph_subscribers gauge",
+        f"ordergraph_subscribers {broker.subscriber_count}",
+    ]
+    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 async def readyz(request: Request) -> JSONResponse:

@@ -80,6 +80,14 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = Field(
         default=10, gt=0, description="Time a WebSocket client has to send connection_init."
     )
+    field_cache: bool = Field(
+        default=True,
+        description="Serve @cached fields from Redis (or, with one worker and no Redis, memory).",
+    )
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="production hides debugging aids (the X-Cache-Debug extension).",
+    )
     cors_origins: tuple[str, ...] = Field(
         default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
     )

@@ -69,11 +69,14 @@ class FieldCache:
         encode: Callable[[T], bytes],
         decode: Callable[[bytes], T],
         reads: Reads | None = None,
+        outcome: Callable[[str], None] = lambda _: None,
     ) -> T:
+        """The value, from the cache or computed; `outcome` hears which it was."""
         reads = reads or Reads(self.store)
         versions = await self._versions(tags, reads)
         if versions is None:
             self.stats["errors"] += 1
+            outcome("bypass")
             return await compute()
         key = field_key(
             namespace=self.namespace,
@@ -88,13 +91,16 @@ class FieldCache:
         cached = await reads.get(key)
         if cached is not None:
             self.stats["hits"] += 1
+            outcome("hit")
             return decode(cached)
         waiting = self._inflight.get(key)
         if waiting is not None:
             # Someone in this process is computing this key: wait for theirs.
             self.stats["coalesced"] += 1
+            outcome("coalesced")
             return decode(await asyncio.shield(waiting))
         self.stats["misses"] += 1
+        outcome("miss")
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         self._inflight[key] = future
         try:

@@ -30,6 +30,23 @@ class Store(Protocol):
         """Increment counters (tag versions); False if that could not be done."""
 
 
+class NullStore:
+    """No cache: every read misses. For several worker processes without Redis, whose
+    separate memories could not be invalidated together."""
+
+    async def get_many(self, keys: list[str]) -> list[bytes | None]:
+        return [None] * len(keys)
+
+    async def set(self, key: str, value: bytes, ttl: int) -> None:
+        return None
+
+    async def bump(self, keys: list[str]) -> bool:
+        return True
+
+    async def close(self) -> None:
+        return None
+
+
 class MemoryStore:
     """An LRU with TTLs, for one process without Redis."""
 

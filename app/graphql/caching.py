@@ -7,9 +7,10 @@ from enum import Enum
 from typing import Any, TypeVar
 
 import strawberry
+from strawberry.extensions import SchemaExtension
 from strawberry.schema_directive import Location
 
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
 
 T = TypeVar("T")
 
@@ -44,7 +45,13 @@ async def through_cache(
     decode: Callable[[bytes], T],
 ) -> T:
     viewer = info.context.viewer.user_id
+    trace = info.context.cache_trace
+
+    def outcome(result: str) -> None:
+        trace.append({"field": f"{type_name}.{field_name}", "parent": parent_id, "result": result})
+
     if hint.scope is CacheScope.PRIVATE and viewer is None:
+        outcome("bypass")
         return await compute()  # a private value is never cached without a viewer
     return await info.context.field_cache.get_or_compute(
         type_name=type_name,
@@ -58,4 +65,18 @@ async def through_cache(
         encode=encode,
         decode=decode,
         reads=info.context.cache_reads,
+        outcome=outcome,
     )
+
+
+class CacheTrace(SchemaExtension):
+    """With `X-Cache-Debug: 1` outside production, the response's extensions say which
+    fields came from the cache: {"cache": [{"field", "parent", "result"}]}."""
+
+    def get_results(self) -> dict[str, Any]:
+        context = self.execution_context.context
+        if not isinstance(context, Context) or context.settings.environment == "production":
+            return {}
+        if context.request.headers.get("x-cache-debug") != "1":
+            return {}
+        return {"cache": context.cache_trace}

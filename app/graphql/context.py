@@ -31,6 +31,8 @@ class Context:
     connection_params: dict[str, object] | None = None
     header_auth_error: str | None = None
     _cache_reads: Reads | None = None
+    # What the field cache did for this operation (see app.graphql.caching.CacheTrace).
+    cache_trace: list[dict[str, object]] = field(default_factory=list)
 
     @property
     def request_id(self) -> str:

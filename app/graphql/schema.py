@@ -19,6 +19,7 @@ from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
 from app.graphql.audit.queries import AuditQuery
+from app.graphql.caching import CacheTrace
 from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes
 from app.graphql.events.subscriptions import Subscription
@@ -54,6 +55,7 @@ class FreshLoaders(SchemaExtension):
         if isinstance(context, Context) and isinstance(context.request, WebSocket):
             context.loaders = Loaders(context.loaders.engine)
             context.lookahead = {}
+            context.cache_trace = []
         yield
 
 
@@ -70,6 +72,7 @@ def build_schema(settings: Settings) -> Schema:
     # syntax errors outside on_operation, where ErrorCodes cannot give them a code.
     extensions: list[Any] = [
         FreshLoaders,
+        CacheTrace,
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),

@@ -137,3 +137,35 @@ async def test_a_product_change_refreshes_cached_pages(capi: Api) -> None:
     )
     again = (await capi.data(PRODUCTS))["products"]["edges"][0]["node"]
     assert again["price"] == "1.23"
+
+
+async def test_the_debug_header_shows_what_came_from_the_cache(capi: Api) -> None:
+    query = {"query": "{ topProducts(limit: 2) { sales { unitsSold } } }"}
+    headers = {**capi.headers, "x-cache-debug": "1"}
+    first = (await capi.client.post("/graphql", json=query, headers=headers)).json()
+    second = (await capi.client.post("/graphql", json=query, headers=headers)).json()
+    plain = (await capi.client.post("/graphql", json=query, headers=capi.headers)).json()
+    assert first["extensions"]["cache"] == [
+        {"field": "Query.topProducts", "parent": None, "result": "miss"}
+    ]
+    assert second["extensions"]["cache"][0]["result"] == "hit"
+    assert "extensions" not in plain or "cache" not in plain["extensions"]
+
+
+async def test_production_hides_the_debug_extension(wapi: Api, redis_url: str) -> None:
+    async with running_app(wapi.url, redis_url=redis_url, environment="production") as api:
+        response = await api.client.post(
+            "/graphql",
+            json={"query": "{ topProducts(limit: 2) { sales { unitsSold } } }"},
+            headers={**api.headers, "x-cache-debug": "1"},
+        )
+    assert "cache" not in response.json().get("extensions", {})
+
+
+async def test_metrics_count_hits_misses_and_invalidations(capi: Api) -> None:
+    await capi.data("{ topProducts(limit: 2) { sales { unitsSold } } }")
+    await capi.data("{ topProducts(limit: 2) { sales { unitsSold } } }")
+    text = (await capi.client.get("/metrics")).text
+    assert 'ordergraph_field_cache_total{event="hits"} 1' in text
+    assert 'ordergraph_field_cache_total{event="misses"} 1' in text
+    assert "ordergraph_subscribers 0" in text
