@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format schema migrate seed bench bench-subscribers lock clean
+.PHONY: help install run test lint format schema migrate seed bench bench-subscribers bench-cache lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve GraphiQL on http://127.0.0.1:8000/graphql"
@@ -52,6 +52,9 @@ bench: $(STAMP)
 
 bench-subscribers: $(STAMP)
 	$(BIN)/python -m bench.subscribers $(BENCH_ARGS)
+
+bench-cache: $(STAMP)
+	$(BIN)/python -m bench.cache $(BENCH_ARGS)
 
 # Re-resolve the pinned versions after editing pyproject.toml.
 lock: $(STAMP)

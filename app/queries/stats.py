@@ -125,16 +125,3 @@ def encode_order_stats(value: OrderStats) -> bytes:
 def decode_order_stats(raw: bytes) -> OrderStats:
     count, spent, last = orjson.loads(raw)
     return OrderStats(int(count), Decimal(spent), datetime.fromisoformat(last) if last else None)
-
-
-def encode_ranking(value: list[tuple[uuid.UUID, SalesStats]]) -> bytes:
-    return orjson.dumps(
-        [[str(product_id), orjson.loads(encode_sales(sales))] for product_id, sales in value]
-    )
-
-
-def decode_ranking(raw: bytes) -> list[tuple[uuid.UUID, SalesStats]]:
-    return [
-        (uuid.UUID(product_id), decode_sales(orjson.dumps(sales)))
-        for product_id, sales in orjson.loads(raw)
-    ]

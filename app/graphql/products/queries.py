@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import datetime
 
+import orjson
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -18,9 +20,30 @@ from app.graphql.relay import pk_of
 from app.graphql.stats.types import SalesStats
 from app.queries import products, stats
 from app.queries.keyset import Ordering
+from app.queries.products import ProductRecord
 from app.queries.text import checked_time
+from app.services.audit import plain
 
 TOP_PRODUCTS_CACHE = Cached(ttl=60, scope=CacheScope.PUBLIC)
+
+
+def _encode_ranking(entries: list[tuple[ProductRecord, stats.SalesStats]]) -> bytes:
+    return orjson.dumps(
+        [
+            [
+                {f.name: plain(getattr(record, f.name)) for f in dataclasses.fields(record)},
+                orjson.loads(stats.encode_sales(sales)),
+            ]
+            for record, sales in entries
+        ]
+    )
+
+
+def _decode_ranking(raw: bytes) -> list[tuple[ProductRecord, stats.SalesStats]]:
+    return [
+        (snapshots.product(record), stats.decode_sales(orjson.dumps(sales)))
+        for record, sales in orjson.loads(raw)
+    ]
 
 
 @strawberry.type(description="A product and how it sold.")
@@ -64,23 +87,32 @@ class ProductQuery:
         async def read(conn: AsyncConnection) -> list[tuple[uuid.UUID, stats.SalesStats]]:
             return await stats.top_products(conn, limit=limit, since=start)
 
-        ranked = await through_cache(
+        async def ranking() -> list[tuple[ProductRecord, stats.SalesStats]]:
+            ranked = await loaders.run(read)
+            found = await loaders.product_by_id.load_many([pid for pid, _ in ranked])
+            return [
+                (record, sales)
+                for record, (_, sales) in zip(found, ranked, strict=True)
+                if record is not None
+            ]
+
+        # The products travel with the ranking: a warm read needs no SQL at all, and any
+        # product change (tag `products`) refreshes it.
+        entries = await through_cache(
             info,
             type_name="Query",
             field_name="topProducts",
             parent_id=None,
             arguments={"limit": limit, "since": start},
             hint=TOP_PRODUCTS_CACHE,
-            tags=["sales"],
-            compute=lambda: loaders.run(read),
-            encode=stats.encode_ranking,
-            decode=stats.decode_ranking,
+            tags=["sales", "products"],
+            compute=ranking,
+            encode=_encode_ranking,
+            decode=_decode_ranking,
         )
-        found = await loaders.product_by_id.load_many([product_id for product_id, _ in ranked])
         return [
             TopProduct(product=Product.from_record(record), sales=SalesStats.from_record(sales))
-            for record, (_, sales) in zip(found, ranked, strict=True)
-            if record is not None
+            for record, sales in entries
         ]
 
     @strawberry.field(description="One product by ID, or null if there is none.")
