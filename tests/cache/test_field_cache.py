@@ -169,3 +169,22 @@ async def test_metrics_count_hits_misses_and_invalidations(capi: Api) -> None:
     assert 'ordergraph_field_cache_total{event="hits"} 1' in text
     assert 'ordergraph_field_cache_total{event="misses"} 1' in text
     assert "ordergraph_subscribers 0" in text
+
+
+async def test_cached_fields_of_a_page_are_read_in_batches(capi: Api) -> None:
+    await capi.data(SALES)
+    store = capi.client._transport.app.state.field_cache.store  # type: ignore[attr-defined]
+    calls: list[int] = []
+    original = store.get_many
+
+    async def counting(keys: list[str]) -> list[bytes | None]:
+        calls.append(len(keys))
+        result: list[bytes | None] = await original(keys)
+        return result
+
+    store.get_many = counting
+    await capi.data(SALES)
+    # Page: its tag versions, then its value; then the five salesStats: all their tag
+    # versions in one MGET, all their values in another. Not one round trip per field.
+    assert len(calls) == 4
+    assert calls[3] == 5
