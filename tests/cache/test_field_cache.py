@@ -85,11 +85,23 @@ async def test_private_values_are_kept_per_viewer(capi: Api) -> None:
     query = "{ viewer { orderStats { count } } }"
     alice = await capi.as_user("user000000@example.com")
     bob = await capi.as_user("user000001@example.com")
-    await alice.data(query)
-    await bob.data(query)
-    assert stats_of(capi)["misses"] == 2
-    await alice.data(query)
-    assert stats_of(capi)["hits"] == 1
+    product = await fetch_one(capi.url, "SELECT id FROM products WHERE stock > 0 LIMIT 1")
+    await alice.data(
+        PLACE_ORDER,
+        {
+            "input": {
+                "items": [{"productId": gid("Product", product.id), "quantity": 1}],
+                "idempotencyKey": "alice-2",
+            }
+        },
+    )
+    assert (await alice.data(query))["viewer"]["orderStats"]["count"] == 2
+    assert (await bob.data(query))["viewer"]["orderStats"]["count"] == 1
+    assert (await alice.data(query))["viewer"]["orderStats"]["count"] == 2
+    assert (await bob.data(query))["viewer"]["orderStats"]["count"] == 1
+    stats = stats_of(capi)
+    assert stats["misses"] == 2
+    assert stats["hits"] == 2
 
 
 async def test_a_hundred_cold_misses_compute_once(capi: Api) -> None:
