@@ -102,6 +102,16 @@ async def test_private_values_are_kept_per_viewer(capi: Api) -> None:
     stats = stats_of(capi)
     assert stats["misses"] == 2
     assert stats["hits"] == 2
+    # The same user's figures asked by an admin are another viewer's entry, not a hit.
+    alice_id = await fetch_one(
+        capi.url, "SELECT id FROM users WHERE email = 'user000000@example.com'"
+    )
+    by_admin = await capi.data(
+        "query($id: ID!) { user(id: $id) { orderStats { count } } }",
+        {"id": gid("User", alice_id.id)},
+    )
+    assert by_admin["user"]["orderStats"]["count"] == 2
+    assert stats_of(capi)["misses"] == 3
 
 
 async def test_a_hundred_cold_misses_compute_once(capi: Api) -> None:
