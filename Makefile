@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format schema migrate seed bench bench-subscribers bench-cache lock clean
+.PHONY: help install run test lint format schema migrate seed bench bench-subscribers bench-cache bench-peers lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve GraphiQL on http://127.0.0.1:8000/graphql"
@@ -55,6 +55,10 @@ bench-subscribers: $(STAMP)
 
 bench-cache: $(STAMP)
 	$(BIN)/python -m bench.cache $(BENCH_ARGS)
+
+# PostGraphile v5 side by side (installs it into bench/postgraphile with npm).
+bench-peers: $(STAMP)
+	$(BIN)/python -m bench.peers $(BENCH_ARGS)
 
 # Re-resolve the pinned versions after editing pyproject.toml.
 lock: $(STAMP)
