@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
 
 import strawberry
-from graphql import GraphQLError
+from graphql import DocumentNode, GraphQLError
 from starlette.websockets import WebSocket
 from strawberry.extensions import (
     MaxAliasesLimiter,
@@ -59,6 +60,29 @@ class FreshLoaders(SchemaExtension):
         yield
 
 
+_DOCUMENTS: OrderedDict[tuple[str, str], DocumentNode] = OrderedDict()
+_DOCUMENTS_MAX = 512
+
+
+class DocumentCache(SchemaExtension):
+    """Parse each distinct document once (bounded LRU). Unlike strawberry's ParserCache it
+    never parses itself: a syntax error still happens inside strawberry's own parse step,
+    where it becomes a GRAPHQL_PARSE_FAILED error like any other."""
+
+    def on_parse(self) -> Iterator[None]:
+        context = self.execution_context
+        key = (context.query or "", repr(sorted(context.parse_options.items())))
+        cached = _DOCUMENTS.get(key)
+        if cached is not None and context.graphql_document is None:
+            _DOCUMENTS.move_to_end(key)
+            context.graphql_document = cached
+        yield
+        if cached is None and context.graphql_document is not None:
+            _DOCUMENTS[key] = context.graphql_document
+            while len(_DOCUMENTS) > _DOCUMENTS_MAX:
+                _DOCUMENTS.popitem(last=False)
+
+
 class Schema(strawberry.Schema):
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -68,14 +92,15 @@ class Schema(strawberry.Schema):
 
 def build_schema(settings: Settings) -> Schema:
     # Factories, not instances: each request gets fresh extension state. The validation
-    # cache lives at module level, so it is still shared. No ParserCache: it raises
-    # syntax errors outside on_operation, where ErrorCodes cannot give them a code.
+    # cache lives at module level, so it is still shared. DocumentCache, not strawberry's
+    # ParserCache: that one raises syntax errors where ErrorCodes cannot give them a code.
     extensions: list[Any] = [
         FreshLoaders,
         CacheTrace,
         lambda: QueryDepthLimiter(max_depth=settings.max_query_depth),
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: MaxAliasesLimiter(max_alias_count=settings.max_query_aliases),
+        DocumentCache,
         lambda: ValidationCache(maxsize=256),
         ErrorCodes,
     ]
