@@ -115,6 +115,7 @@ async def running_events(
         bus,
         poll_interval=settings.events_poll_seconds,
         retention_days=settings.events_retention_days,
+        on_moved=lambda events: app.state.field_cache.invalidate_events(events),
     )
     app.state.broker = broker
     app.state.relay = relay

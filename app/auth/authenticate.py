@@ -153,4 +153,12 @@ async def current_viewer(conn: AsyncConnection, viewer: Viewer) -> Viewer:
     )
     if role is None:
         raise Unauthenticated("The user this credential belongs to no longer exists.")
+    if viewer.expires_at is not None and viewer.expires_at <= datetime.now(UTC):
+        raise Unauthenticated("The credential has expired.")
+    if viewer.token_id is not None:
+        revoked = await conn.scalar(
+            select(api_tokens.c.revoked_at).where(api_tokens.c.id == viewer.token_id)
+        )
+        if revoked is not None:
+            raise Unauthenticated("This API token was revoked.")
     return dataclasses.replace(viewer, role=role)

@@ -21,6 +21,7 @@ from aiodataloader import DataLoader
 
 from app.cache.keys import field_key, tag_key
 from app.cache.store import Store
+from app.cache.tags import tags_of
 
 T = TypeVar("T")
 ALL = "all"
@@ -53,7 +54,8 @@ class FieldCache:
         self.schema_version = schema_version
         self.stats: Counter[str] = Counter()
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
-        self._dirty = False
+        self._pending: set[str] = set()  # tags whose bump failed; retried
+        self._dirty = 0  # failed bumps not yet covered by a bump of `all`
 
     async def get_or_compute(
         self,
@@ -96,9 +98,17 @@ class FieldCache:
         waiting = self._inflight.get(key)
         if waiting is not None:
             # Someone in this process is computing this key: wait for theirs.
-            self.stats["coalesced"] += 1
-            outcome("coalesced")
-            return decode(await asyncio.shield(waiting))
+            try:
+                raw = await asyncio.shield(waiting)
+            except asyncio.CancelledError:
+                task = asyncio.current_task()
+                if task is not None and task.cancelling():
+                    raise  # we were cancelled ourselves
+                # Theirs was cancelled (its client left): compute it ourselves.
+            else:
+                self.stats["coalesced"] += 1
+                outcome("coalesced")
+                return decode(raw)
         self.stats["misses"] += 1
         outcome("miss")
         future: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
@@ -109,6 +119,9 @@ class FieldCache:
             future.set_result(raw)
             await self.store.set(key, raw, ttl)
             return value
+        except asyncio.CancelledError:
+            future.cancel()  # waiters compute it themselves
+            raise
         except BaseException as exc:
             if not future.done():
                 future.set_exception(exc)
@@ -118,18 +131,54 @@ class FieldCache:
             self._inflight.pop(key, None)
 
     async def invalidate(self, tags: Sequence[str]) -> None:
-        """Bump the tags of a committed write; call before its response is sent."""
-        if not tags:
+        """Bump the tags of a committed write; call before its response is sent.
+
+        A bump that fails is kept and retried (`retry_pending`, which the relay calls), and
+        until one succeeds this process reads nothing from the cache.
+        """
+        if not tags and not self._pending:
             return
         self.stats["invalidations"] += len(tags)
-        if not await self.store.bump([tag_key(self.namespace, tag) for tag in sorted(set(tags))]):
-            self._dirty = True
+        wanted = sorted(set(tags) | self._pending)
+        if await self.store.bump([tag_key(self.namespace, tag) for tag in wanted]):
+            self._pending.clear()
+        else:
+            self._pending.update(tags)
+            self._dirty += 1
+
+    async def invalidate_events(self, events: Sequence[Any]) -> None:
+        """The relay's durable second pass: bump the tags of every committed change it
+        moves (whichever process made it) and retry any bump that failed before."""
+        await self.invalidate(
+            sorted(
+                tags_of(
+                    {
+                        "topic": e.topic,
+                        "type": e.type,
+                        "entity_id": e.entity_id,
+                        "owner_id": e.owner_id,
+                        "changed_fields": e.changed_fields,
+                    }
+                    for e in events
+                )
+            )
+        )
+        await self.retry_pending()
+
+    async def retry_pending(self) -> None:
+        if self._pending:
+            await self.invalidate([])  # an empty call still retries what is pending
+        if self._pending or not self._dirty:
+            return
+        dirty = self._dirty
+        if await self.store.bump([tag_key(self.namespace, ALL)]):
+            self._dirty -= dirty
 
     async def _versions(self, tags: Sequence[str], reads: Reads) -> list[int] | None:
-        if self._dirty:
-            if not await self.store.bump([tag_key(self.namespace, ALL)]):
+        if self._pending or self._dirty:
+            await self.retry_pending()
+            if self._pending or self._dirty:
                 return None
-            self._dirty = False
         keys = [tag_key(self.namespace, tag) for tag in (ALL, *tags)]
         raw = await reads.get_many(keys)
         return [int(value or 0) for value in raw]

@@ -112,6 +112,8 @@ class RedisStore:
     async def bump(self, keys: list[str]) -> bool:
         if not keys:
             return True
+        if self._is_open():
+            return False
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for key in keys:

@@ -113,6 +113,8 @@ class Broker:
                     await self._catch_up()
             except ServiceUnavailable:
                 log.debug("event log unreachable; will retry")
+            except Exception:
+                log.exception("reading the event log failed; will retry")
 
     async def _catch_up(self, until: int | None = None) -> None:
         while True:

@@ -55,14 +55,16 @@ class LocalBus:
 
 class RedisBus:
     def __init__(self, url: str, *, channel: str) -> None:
-        # No read timeout: a pub/sub connection waits for messages as long as it takes.
+        # No read timeout for the subscription: it waits for messages as long as it takes.
         self._client = redis.from_url(url, socket_connect_timeout=2, health_check_interval=10)
+        # Publishing must not hold the relay up: the event log is the record anyway.
+        self._publisher = redis.from_url(url, socket_connect_timeout=1, socket_timeout=1)
         self._channel = channel
         self._warned_at = 0.0
 
     async def publish(self, events: list[Event]) -> None:
         try:
-            async with self._client.pipeline(transaction=False) as pipe:
+            async with self._publisher.pipeline(transaction=False) as pipe:
                 for event in events:
                     pipe.publish(self._channel, event.to_json())
                 await pipe.execute()
@@ -78,8 +80,12 @@ class RedisBus:
             try:
                 await pubsub.subscribe(self._channel)
                 async for message in pubsub.listen():
-                    if message.get("type") == "message":
+                    if message.get("type") != "message":
+                        continue
+                    try:
                         await handler(Event.from_json(message["data"]))
+                    except Exception as exc:
+                        self._warn(f"could not deliver an event from Redis ({exc!r})")
             except (RedisError, OSError) as exc:
                 self._warn(f"lost the Redis subscription ({exc}); retrying")
                 await asyncio.sleep(1)
@@ -89,6 +95,7 @@ class RedisBus:
 
     async def close(self) -> None:
         await self._client.aclose()
+        await self._publisher.aclose()
 
     def _warn(self, message: str) -> None:
         """Once a minute at most: an outage should not flood the log."""

@@ -11,12 +11,14 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import ServiceUnavailable
 from app.events import log as event_log
 from app.events.bus import Bus
+from app.events.records import Event
 from app.services.writes import transaction
 
 log = logging.getLogger(__name__)
@@ -26,10 +28,17 @@ PRUNE_EVERY = 600.0
 
 class Relay:
     def __init__(
-        self, engine: AsyncEngine, bus: Bus, *, poll_interval: float, retention_days: float
+        self,
+        engine: AsyncEngine,
+        bus: Bus,
+        *,
+        poll_interval: float,
+        retention_days: float,
+        on_moved: Callable[[list[Event]], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.bus = bus
+        self.on_moved = on_moved
         self.poll_interval = poll_interval
         self.retention_days = retention_days
         self._wake = asyncio.Event()
@@ -60,6 +69,8 @@ class Relay:
                     await self._prune()
                 except ServiceUnavailable:
                     log.debug("database unreachable; the relay will retry")
+                except Exception:
+                    log.exception("relay step failed; it will try again")
         finally:
             # Its connection must be back in the pool before the engine goes.
             await listener
@@ -69,6 +80,8 @@ class Relay:
         while True:
             async with transaction(self.engine) as conn:
                 batch = await event_log.move_from_outbox(conn)
+            if self.on_moved is not None:
+                await self.on_moved(batch)  # also called empty: it retries what failed
             if batch:
                 await self.bus.publish(batch)
             moved += len(batch)

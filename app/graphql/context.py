@@ -30,6 +30,8 @@ class Context:
     # WebSocket only: connection_init's payload, and a bad Authorization header.
     connection_params: dict[str, object] | None = None
     header_auth_error: str | None = None
+    # The bearer credential the viewer came from, to check it again on long connections.
+    credential: str | None = None
     _cache_reads: Reads | None = None
     # What the field cache did for this operation (see app.graphql.caching.CacheTrace).
     cache_trace: list[dict[str, object]] = field(default_factory=list)

@@ -91,6 +91,7 @@ class GraphQLApp(GraphQL[Context, None]):
             writer=state.engine,
             authenticator=state.authenticator,
             header_auth_error=header_auth_error,
+            credential=request.headers.get("authorization") if header_auth_error is None else None,
         )
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
@@ -103,6 +104,7 @@ class GraphQLApp(GraphQL[Context, None]):
                 context.viewer = await context.authenticator.viewer(str(credential))
             except Unauthenticated as exc:
                 raise ConnectionRejectionError({"reason": exc.message}) from None
+            context.credential = str(credential)
         elif context.header_auth_error is not None:
             raise ConnectionRejectionError({"reason": context.header_auth_error})
         return None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import strawberry
@@ -19,6 +19,8 @@ from strawberry.extensions import (
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext
 
+from app.auth.viewer import ANONYMOUS
+from app.errors import Unauthenticated
 from app.graphql.audit.queries import AuditQuery
 from app.graphql.caching import CacheTrace
 from app.graphql.context import Context
@@ -48,15 +50,22 @@ class Mutation(UserMutation, ProductMutation, OrderMutation, TokenMutation):
 
 
 class FreshLoaders(SchemaExtension):
-    """Each operation starts with empty loader caches: operations sharing a WebSocket
-    connection (and so its context) never read one another's cached rows."""
+    """Each operation on a WebSocket starts afresh: empty loader caches (operations
+    sharing a connection never read one another's cached rows), and the connection's
+    credential checked again, so a revoked or expired token, or a changed role, counts
+    from the next operation on. A credential that fails makes the operation anonymous."""
 
-    def on_operation(self) -> Iterator[None]:
+    async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
         if isinstance(context, Context) and isinstance(context.request, WebSocket):
             context.loaders = Loaders(context.loaders.engine)
             context.lookahead = {}
             context.cache_trace = []
+            if context.credential is not None:
+                try:
+                    context.viewer = await context.authenticator.viewer(context.credential)
+                except Unauthenticated:
+                    context.viewer = ANONYMOUS
         yield
 
 

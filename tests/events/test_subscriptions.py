@@ -327,3 +327,27 @@ async def test_a_bad_header_token_closes_the_connection_with_4403(cluster: Clust
             await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
+
+
+async def test_a_revoked_token_stops_working_on_an_open_socket(cluster: Cluster) -> None:
+    token = await token_for(cluster.url, "admin@example.com")
+    token_id = await fetch_value(
+        cluster.url, "SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1"
+    )
+    async with connect(cluster.b.ws, token=token) as session:
+        op = await session.subscribe(ORDER_EVENTS)
+        await asyncio.sleep(0.3)
+        await cluster.call(
+            cluster.b,
+            cluster.admin,
+            "mutation($i: RevokeApiTokenInput!) { revokeApiToken(input: $i) { errors { code } } }",
+            i={"id": gid("ApiToken", token_id)},
+        )
+        # The subscription ends at its next check...
+        message = await session.receive(wait=15)
+        assert message["id"] == op
+        assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+        assert (await session.receive())["type"] == "complete"
+        # ...and the next operation on the socket runs as nobody.
+        op = await session.subscribe("{ viewer { id } }")
+        assert (await session.next_data(op)) == {"viewer": None}

@@ -14,12 +14,13 @@ from datetime import UTC, datetime
 import strawberry
 
 from app.auth import policy
+from app.auth.viewer import Viewer
 from app.db.engine import connect
 from app.errors import BadInput, NotFound, Unauthenticated
 from app.events import log as event_log
 from app.events.broker import Broker
 from app.events.records import Event
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
 from app.graphql.errors import coded
 from app.graphql.events.types import (
     OrderEvent,
@@ -47,18 +48,34 @@ async def stream(
             async for event in replay:
                 yield event
             floor = max(floor, start)
+        viewer = context.viewer
+        recheck = max(context.settings.auth_cache_seconds, 1.0)
         while True:
-            event = await subscriber.next(_until_expiry(context.viewer.expires_at))
+            expiry = _until_expiry(viewer.expires_at)
+            if expiry is not None and expiry <= 0:
+                raise Unauthenticated("Your credential expired; subscribe again with a fresh one.")
+            try:
+                event = await subscriber.next(recheck if expiry is None else min(recheck, expiry))
+            except TimeoutError:
+                await _still_valid(context, viewer)
+                continue
             if event.position > floor:
-                # Fresh loaders per event: nested fields show the data as it is now.
+                # Fresh per event: nested fields show the data as it is now.
                 context.loaders = Loaders(context.loaders.engine)
+                context.cache_trace = []
                 yield event
-    except TimeoutError:
-        raise Unauthenticated(
-            "Your credential expired; subscribe again with a fresh one."
-        ) from None
     finally:
         subscriber.close()
+
+
+async def _still_valid(context: Context, viewer: Viewer) -> None:
+    """End the subscription when its credential was revoked, expired, or now names
+    someone else or another role: the events it may see were decided by the old one."""
+    if context.credential is None:
+        return
+    current = await context.authenticator.viewer(context.credential)
+    if (current.user_id, current.role) != (viewer.user_id, viewer.role):
+        raise Unauthenticated("Your rights changed; subscribe again.")
 
 
 async def _replay(
@@ -66,19 +83,24 @@ async def _replay(
 ) -> AsyncIterator[Event]:
     reader = info.context.loaders.engine
     async with connect(reader) as conn:
-        first, _ = await event_log.bounds(conn)
+        first, last = await event_log.bounds(conn)
+    if start > last:
+        raise BadInput("`after` is not a cursor of this event log.", field="after")
+    too_old = BadInput(
+        "`after` is older than the events kept (EVENTS_RETENTION_DAYS); read the current "
+        "state with a query and subscribe without `after`.",
+        field="after",
+    )
     if first and start < first - 1:
-        raise BadInput(
-            "`after` is older than the events kept (EVENTS_RETENTION_DAYS); read the current "
-            "state with a query and subscribe without `after`.",
-            field="after",
-        )
+        raise too_old
     position = start
     while position < until:
         async with connect(reader) as conn:
             batch = await event_log.read_after(conn, position, until=until)
         if not batch:
             return
+        if batch[0].position != position + 1:
+            raise too_old  # pruned while we read: never skip silently
         for event in batch:
             position = event.position
             if wanted(event):
