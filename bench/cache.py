@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import subprocess
-import sys
 import time
 from typing import Any
 
@@ -22,6 +19,7 @@ from sqlalchemy import event
 
 from app.main import create_app
 from app.settings import Settings
+from bench.setup import prepare
 
 QUERY = """{
   topProducts(limit: 10) { product { sku name } sales { unitsSold revenue } }
@@ -60,22 +58,9 @@ async def measure(settings: Settings, seconds: float, token: str) -> tuple[float
 
 def main() -> None:
     args = _parser().parse_args()
-    env = dict(os.environ)
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    cli = [sys.executable, "-m", "app.cli"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    seed = [*cli, "seed", "--users", "2000", "--products", "500"]
-    subprocess.run(seed, env=env, capture_output=True)
-    token = subprocess.run(
-        [*cli, "token", "create", "--email", "admin@example.com", "--expires-in", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-    url = env["DATABASE_URL"]
-    redis_url = env.get("REDIS_URL")
+    bench = prepare(args.database_url, "--users", "2000", "--products", "500")
+    url, token = bench.database_url, bench.token
+    redis_url = bench.env.get("REDIS_URL")
     cold = asyncio.run(measure(Settings(database_url=url, field_cache=False), args.seconds, token))
     warm = asyncio.run(
         measure(Settings(database_url=url, redis_url=redis_url), args.seconds, token)

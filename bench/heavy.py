@@ -13,65 +13,36 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+from bench.setup import CLI, prepare
+
 HEAVY = (Path(__file__).parent / "heavy.graphql").read_text()
 
 
 def main() -> None:
     args = _parser().parse_args()
-    env = dict(os.environ)
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    cli = [sys.executable, "-m", "app.cli"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    seeded = subprocess.run(
-        [
-            *cli,
-            "seed",
-            "--users",
-            str(args.users),
-            "--orders-per-user",
-            str(args.orders_per_user),
-            "--items-per-order",
-            "3",
-            "--products",
-            str(args.products),
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
+    bench = prepare(
+        args.database_url,
+        "--users",
+        str(args.users),
+        "--orders-per-user",
+        str(args.orders_per_user),
+        "--items-per-order",
+        "3",
+        "--products",
+        str(args.products),
     )
-    if seeded.returncode not in (0, 2):
-        raise SystemExit(seeded.stderr)
-    token = subprocess.run(
-        [
-            *cli,
-            "token",
-            "create",
-            "--email",
-            "admin@example.com",
-            "--name",
-            "bench",
-            "--expires-in",
-            "1",
-        ],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    env, token, cli = bench.env, bench.token, CLI
     headers = {"authorization": f"Bearer {token}"}
     port = _free_port()
     env.update(PORT=str(port), LOG_LEVEL="warning", WEB_CONCURRENCY=str(args.workers))

@@ -14,12 +14,10 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import re
 import shutil
 import signal
 import subprocess
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -31,6 +29,7 @@ import asyncpg
 import httpx
 
 from bench.heavy import HEAVY
+from bench.setup import CLI, prepare
 from tests.redis_server import free_port
 
 HERE = Path(__file__).parent
@@ -196,19 +195,8 @@ def main() -> None:
         subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=False)
     if not NODE.exists():
         subprocess.run(["npm", "ci", "--no-audit", "--no-fund", "--silent"], cwd=PG_DIR, check=True)
-    env = dict(os.environ)
-    url = args.database_url or env["DATABASE_URL"]
-    env["DATABASE_URL"] = url
-    cli = [sys.executable, "-m", "app.cli"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    subprocess.run([*cli, "seed", "--users", str(args.users)], env=env, capture_output=True)
-    token = subprocess.run(
-        [*cli, "token", "create", "--email", "admin@example.com", "--expires-in", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    bench = prepare(args.database_url, "--users", str(args.users))
+    env, token, cli, url = bench.env, bench.token, CLI, bench.database_url
     dsn = url.replace("postgresql+asyncpg://", "postgresql://")
     variables = {"first": args.first, "orders": args.orders}
     results: list[Result] = []

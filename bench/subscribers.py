@@ -13,18 +13,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
 import resource
 import signal
 import statistics
 import subprocess
-import sys
 import time
 from datetime import UTC, datetime
 
 import httpx
 import psutil
 
+from bench.setup import CLI, prepare
 from tests.redis_server import free_port
 from tests.wsclient import Session, connect
 
@@ -37,20 +36,8 @@ def main() -> None:
     args = _parser().parse_args()
     _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-    env = dict(os.environ)
-    if args.database_url:
-        env["DATABASE_URL"] = args.database_url
-    cli = [sys.executable, "-m", "app.cli"]
-    subprocess.run([*cli, "migrate"], env=env, check=True, capture_output=True)
-    seed = [*cli, "seed", "--users", "100", "--products", "50"]
-    subprocess.run(seed, env=env, capture_output=True)
-    token = subprocess.run(
-        [*cli, "token", "create", "--email", "admin@example.com", "--expires-in", "1"],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+    bench = prepare(args.database_url, "--users", "100", "--products", "50")
+    env, token, cli = bench.env, bench.token, CLI
     port = free_port()
     env.update(PORT=str(port), LOG_LEVEL="warning", WS_MAX_SUBSCRIPTIONS="5")
     server = subprocess.Popen([*cli, "serve"], env=env)
