@@ -12,18 +12,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import shutil
 import signal
 import socket
 import statistics
 import subprocess
-import tempfile
 import time
 from pathlib import Path
 
 import httpx
 
+from bench import wrk
 from bench.setup import CLI, prepare
 
 HEAVY = (Path(__file__).parent / "heavy.graphql").read_text()
@@ -57,7 +56,9 @@ def main() -> None:
         print(f"Heavy: first={args.first} orders={args.orders}, workers={args.workers}")
         _lone(url, body, headers, args.repeat)
         if shutil.which("wrk"):
-            _wrk(url, body, headers, args.connections, args.duration)
+            load = wrk.run(url, body, headers, connections=args.connections, seconds=args.duration)
+            print(f"wrk -c{args.connections} -d{args.duration}s:")
+            print(load.output)
         else:
             asyncio.run(_load(url, body, headers, args.connections, args.duration))
     finally:
@@ -80,38 +81,6 @@ def _lone(url: str, body: dict[str, object], headers: dict[str, str], repeat: in
         f"lone request: median {statistics.median(timings):.1f} ms, "
         f"min {min(timings):.1f} ms over {repeat}; response {size / 1024:.0f} KiB"
     )
-
-
-def _wrk(
-    url: str, body: dict[str, object], headers: dict[str, str], connections: int, duration: int
-) -> None:
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(
-            'wrk.method = "POST"\n'
-            'wrk.headers["Content-Type"] = "application/json"\n'
-            f'wrk.headers["Authorization"] = {json.dumps(headers["authorization"])}\n'
-            f"wrk.body = {json.dumps(json.dumps(body))}\n"
-        )
-    result = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--timeout",
-            "30s",
-            "--latency",
-            "-s",
-            script.name,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    Path(script.name).unlink()
-    print(f"wrk -c{connections} -d{duration}s:")
-    print(result.stdout)
 
 
 async def _load(

@@ -14,11 +14,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import re
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
 from dataclasses import dataclass
 from decimal import Decimal
@@ -28,6 +26,7 @@ from typing import Any
 import asyncpg
 import httpx
 
+from bench import wrk
 from bench.heavy import HEAVY
 from bench.setup import CLI, prepare
 from tests.redis_server import free_port
@@ -122,41 +121,6 @@ def normalise_postgraphile(data: dict[str, Any]) -> list[Any]:
     ]
 
 
-def wrk(
-    url: str, body: dict[str, Any], headers: dict[str, str], seconds: int
-) -> tuple[float, float, float]:
-    lines = ['wrk.method = "POST"', 'wrk.headers["Content-Type"] = "application/json"']
-    lines += [f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}" for k, v in headers.items()]
-    lines.append(f"wrk.body = {json.dumps(json.dumps(body))}")
-    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write("\n".join(lines) + "\n")
-    out = subprocess.run(
-        [
-            "wrk",
-            "-t2",
-            "-c8",
-            f"-d{seconds}s",
-            "--timeout",
-            "30s",
-            "--latency",
-            "-s",
-            script.name,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout
-    Path(script.name).unlink()
-    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", out)[1])  # type: ignore[index]
-
-    def latency(percent: str) -> float:
-        value, unit = re.search(rf"{percent}%\s+([\d.]+)(us|ms|s)", out).groups()  # type: ignore[union-attr]
-        return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-    return rps, latency("50"), latency("99")
-
-
 def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
@@ -231,7 +195,8 @@ def main() -> None:
                 ("heavy", heavy),
                 ("products(first: 50)", {"query": PRODUCTS if ours else PRODUCTS_PG}),
             ):
-                results.append(Result(name, label, *wrk(endpoint, body, headers, args.seconds)))
+                load = wrk.run(endpoint, body, headers, connections=8, seconds=args.seconds)
+                results.append(Result(name, label, load.rps, load.p50_ms, load.p99_ms))
         finally:
             process.send_signal(signal.SIGINT)
             process.wait(30)

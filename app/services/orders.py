@@ -26,8 +26,9 @@ from app.queries.filters import one_of
 from app.queries.orders import COLUMNS, OrderRecord
 from app.queries.products import COLUMNS as PRODUCT_COLUMNS
 from app.queries.text import MONEY_LIMIT
-from app.services import audit, outbox
+from app.services import audit
 from app.services.audit import Actor
+from app.services.changes import record_change
 from app.services.products import emit_product_change
 from app.services.validation import Input
 from app.services.writes import locked_row
@@ -149,14 +150,6 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
         await conn.execute(insert(orders).values(user_id=owner, total=total).returning(*COLUMNS))
     ).one()
     order = OrderRecord(*order_row)
-    await outbox.emit(
-        conn,
-        topic="order",
-        type="CREATED",
-        entity_id=order.id,
-        owner_id=owner,
-        data=order_row._mapping,
-    )
     await conn.execute(
         insert(order_items),
         [
@@ -178,12 +171,15 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
             order_id=order.id,
         )
     )
-    await audit.record(
+    await record_change(
         conn,
         actor=actor,
         action="order.placed",
-        entity_type="Order",
+        topic="order",
+        type="CREATED",
         entity_id=order.id,
+        owner_id=owner,
+        data=order_row._mapping,
         changes=audit.diff(
             None,
             {
@@ -272,22 +268,17 @@ async def _move(
     ).one()
     if status == "cancelled":
         await _restock(conn, actor=actor, order_id=order_id)
-    await outbox.emit(
+    await record_change(
         conn,
+        actor=actor,
+        action="order.status_changed",
         topic="order",
         type="STATUS_CHANGED",
         entity_id=order_id,
         owner_id=row.user_id,
         data=row._mapping,
-        changed_fields=["status"],
-    )
-    await audit.record(
-        conn,
-        actor=actor,
-        action="order.status_changed",
-        entity_type="Order",
-        entity_id=order_id,
         changes={"status": {"before": before_status, "after": status}},
+        changed_fields=["status"],
     )
     return OrderRecord(*row)
 

@@ -18,6 +18,7 @@ from app.errors import InvalidInput
 from app.queries.products import COLUMNS, ProductRecord
 from app.services import audit, outbox
 from app.services.audit import Actor
+from app.services.changes import record_change
 from app.services.validation import Input, Money, Name
 from app.services.writes import invalid_from_constraint, locked_row
 
@@ -63,20 +64,15 @@ async def create_product(conn: AsyncConnection, *, actor: Actor, data: NewProduc
     except IntegrityError as exc:
         raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
     product = ProductRecord(*row)
-    await outbox.emit(
+    await record_change(
         conn,
+        actor=actor,
+        action="product.created",
         topic="product",
         type="CREATED",
         entity_id=product.id,
         owner_id=None,
         data=row._mapping,
-    )
-    await audit.record(
-        conn,
-        actor=actor,
-        action="product.created",
-        entity_type="Product",
-        entity_id=product.id,
         changes=audit.diff(None, row._mapping, FIELDS),
     )
     return product
@@ -137,20 +133,15 @@ async def delete_product(
             "to stop selling it.",
         )
     await conn.execute(delete(products).where(products.c.id == product_id))
-    await outbox.emit(
+    await record_change(
         conn,
+        actor=actor,
+        action="product.deleted",
         topic="product",
         type="DELETED",
         entity_id=product_id,
         owner_id=None,
         data={column.name: before._mapping[column.name] for column in COLUMNS},
-    )
-    await audit.record(
-        conn,
-        actor=actor,
-        action="product.deleted",
-        entity_type="Product",
-        entity_id=product_id,
         changes=audit.diff(before._mapping, None, FIELDS),
     )
 

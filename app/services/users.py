@@ -14,8 +14,9 @@ from app.db.orders import orders
 from app.db.users import users
 from app.errors import Forbidden, InvalidInput, NotFound
 from app.queries.users import COLUMNS, UserRecord
-from app.services import audit, outbox
+from app.services import audit
 from app.services.audit import Actor
+from app.services.changes import record_change
 from app.services.validation import Email, Input, Name
 from app.services.writes import invalid_from_constraint, locked_row
 
@@ -47,15 +48,15 @@ async def create_user(conn: AsyncConnection, *, actor: Actor, data: NewUser) -> 
     except IntegrityError as exc:
         raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
     user = UserRecord(*row)
-    await outbox.emit(
-        conn, topic="user", type="CREATED", entity_id=user.id, owner_id=user.id, data=row._mapping
-    )
-    await audit.record(
+    await record_change(
         conn,
         actor=actor,
         action="user.created",
-        entity_type="User",
+        topic="user",
+        type="CREATED",
         entity_id=user.id,
+        owner_id=user.id,
+        data=row._mapping,
         changes=audit.diff(None, row._mapping, FIELDS),
     )
     return user
@@ -91,22 +92,17 @@ async def update_user(
         raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
     user = UserRecord(*row)
     changed = audit.diff(before._mapping, row._mapping, FIELDS)
-    await outbox.emit(
+    await record_change(
         conn,
+        actor=actor,
+        action="user.updated",
         topic="user",
         type="UPDATED",
         entity_id=user_id,
         owner_id=user_id,
         data=row._mapping,
-        changed_fields=changed,
-    )
-    await audit.record(
-        conn,
-        actor=actor,
-        action="user.updated",
-        entity_type="User",
-        entity_id=user_id,
         changes=changed,
+        changed_fields=changed,
     )
     return user
 
@@ -123,19 +119,14 @@ async def delete_user(
             "id", "USER_HAS_ORDERS", "This user has orders; orders are kept, so the user is too."
         )
     await conn.execute(delete(users).where(users.c.id == user_id))
-    await outbox.emit(
+    await record_change(
         conn,
+        actor=actor,
+        action="user.deleted",
         topic="user",
         type="DELETED",
         entity_id=user_id,
         owner_id=user_id,
-        data={name: before._mapping[name] for name in (c.name for c in COLUMNS)},
-    )
-    await audit.record(
-        conn,
-        actor=actor,
-        action="user.deleted",
-        entity_type="User",
-        entity_id=user_id,
+        data={column.name: before._mapping[column.name] for column in COLUMNS},
         changes=audit.diff(before._mapping, None, FIELDS),
     )
