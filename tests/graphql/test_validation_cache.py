@@ -1,0 +1,50 @@
+"""Each distinct document is validated once, and a refused document stays refused."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from app.graphql import schema
+from tests.conftest import Api
+
+
+@pytest.fixture
+def validations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The documents graphql-core's validator was run on, in order."""
+    seen: list[object] = []
+    real = schema.validate_document
+
+    def counting(graphql_schema: Any, document: Any, rules: Any) -> Any:
+        seen.append(document)
+        return real(graphql_schema, document, rules)
+
+    monkeypatch.setattr(schema, "validate_document", counting)
+    return seen
+
+
+async def test_a_repeated_document_is_validated_once(api: Api, validations: list[object]) -> None:
+    document = "{ products(first: 2) { edges { node { sku } } } } # validated once"
+    first = await api.data(document)
+    second = await api.data(document)
+    assert first == second
+    assert len(validations) == 1
+
+
+async def test_a_different_document_is_validated_anew(api: Api, validations: list[object]) -> None:
+    await api.data("{ products(first: 1) { totalCount } } # one")
+    await api.data("{ products(first: 1) { totalCount } } # two")
+    assert len(validations) == 2
+
+
+async def test_a_refused_document_is_refused_every_time(
+    api: Api, validations: list[object]
+) -> None:
+    level = "orders { edges { node { user { %s } } } }"
+    deep = "{ " + (level % (level % (level % (level % "id")))) + " } # cached refusal"
+    for _ in range(2):
+        error = await api.error(deep)
+        assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+        assert "depth" in error["message"]
+    assert len(validations) == 1
