@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from app.cache.tags import tags_of
 
 T = TypeVar("T")
 ALL = "all"
+DECODED_MAX = 1024
 
 
 class Reads:
@@ -56,6 +57,9 @@ class FieldCache:
         self._inflight: dict[str, asyncio.Future[bytes]] = {}
         self._pending: set[str] = set()  # tags whose bump failed; retried
         self._dirty = 0  # failed bumps not yet covered by a bump of `all`
+        # Decoded values of recent hits, by key, with the bytes they came from: a hot
+        # value is decoded once, not per request. Decoders return immutable values.
+        self._decoded: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
 
     async def get_or_compute(
         self,
@@ -94,7 +98,7 @@ class FieldCache:
         if cached is not None:
             self.stats["hits"] += 1
             outcome("hit")
-            return decode(cached)
+            return self._decode(key, cached, decode)
         waiting = self._inflight.get(key)
         if waiting is not None:
             # Someone in this process is computing this key: wait for theirs.
@@ -129,6 +133,18 @@ class FieldCache:
             raise
         finally:
             self._inflight.pop(key, None)
+
+    def _decode(self, key: str, raw: bytes, decode: Callable[[bytes], T]) -> T:
+        memo = self._decoded.get(key)
+        if memo is not None and memo[0] == raw:
+            self._decoded.move_to_end(key)
+            value: T = memo[1]
+            return value
+        value = decode(raw)
+        self._decoded[key] = (raw, value)
+        if len(self._decoded) > DECODED_MAX:
+            self._decoded.popitem(last=False)
+        return value
 
     async def invalidate(self, tags: Sequence[str]) -> None:
         """Bump the tags of a committed write; call before its response is sent.

@@ -35,6 +35,9 @@ class Context:
     _cache_reads: Reads | None = None
     # What the field cache did for this operation (see app.graphql.caching.CacheTrace).
     cache_trace: list[dict[str, object]] = field(default_factory=list)
+    # Nodes built for this operation that many parents share (a product on many order
+    # lines), by (type, primary key): built once, not per parent.
+    shared_nodes: dict[tuple[str, object], object] = field(default_factory=dict)
 
     @property
     def request_id(self) -> str:

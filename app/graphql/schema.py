@@ -27,6 +27,7 @@ from app.graphql.caching import CacheTrace
 from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes
 from app.graphql.events.subscriptions import Subscription
+from app.graphql.execution import PlainFieldsExecutionContext
 from app.graphql.node import NodeQuery
 from app.graphql.orders.mutations import OrderMutation
 from app.graphql.orders.queries import OrderQuery
@@ -62,6 +63,7 @@ class FreshLoaders(SchemaExtension):
             context.loaders = Loaders(context.loaders.engine)
             context.lookahead = {}
             context.cache_trace = []
+            context.shared_nodes = {}
             if context.credential is not None:
                 try:
                     context.viewer = await context.authenticator.viewer(context.credential)
@@ -157,6 +159,7 @@ def build_schema(settings: Settings) -> Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={Money: MONEY}),
+        execution_context_class=PlainFieldsExecutionContext,
     )
 
 

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
@@ -44,6 +45,14 @@ class Loader(Generic[K, V]):
         return result
 
 
+@dataclass(frozen=True, slots=True)
+class OrderLines:
+    """The items of a level's orders, by order id, and (if asked) their products by id."""
+
+    items: Mapping[uuid.UUID, list[orders.OrderItemRecord]]
+    products: Mapping[uuid.UUID, products.ProductRecord]
+
+
 class Loaders:
     """Everything one request reads, batched per level of the query."""
 
@@ -69,6 +78,32 @@ class Loaders:
             return await orders.orders_pages_by_user_id(conn, keys, where=where, window=window)
 
         return self._memo(("orders_page_by_user_id", where, window), fetch)
+
+    def orders_page_with_lines_by_user_id(
+        self, where: orders.OrderFilter | None, window: Window, *, with_products: bool
+    ) -> Loader[uuid.UUID, tuple[Page[orders.OrderRecord], OrderLines]]:
+        """Like orders_page_by_user_id, with the next levels fetched whole in the same
+        batch: every page's items in one statement and their products in one more, on
+        the same connection, instead of one loader key per order and per item."""
+
+        async def fetch(
+            conn: AsyncConnection, keys: Sequence[uuid.UUID]
+        ) -> list[tuple[Page[orders.OrderRecord], OrderLines]]:
+            pages = await orders.orders_pages_by_user_id(conn, keys, where=where, window=window)
+            order_ids = [row.id for page in pages for row in page.rows]
+            item_lists = await orders.items_by_order_id(conn, order_ids) if order_ids else []
+            found: dict[uuid.UUID, products.ProductRecord] = {}
+            product_ids = list({i.product_id: None for items in item_lists for i in items})
+            if with_products and product_ids:
+                for record in await products.products_by_id(conn, product_ids):
+                    if record is not None:
+                        found[record.id] = record
+            lines = OrderLines(dict(zip(order_ids, item_lists, strict=True)), found)
+            return [(page, lines) for page in pages]
+
+        return self._memo(
+            ("orders_page_with_lines_by_user_id", where, window, with_products), fetch
+        )
 
     def sales_by_product_id(self, since: datetime | None) -> Loader[uuid.UUID, stats.SalesStats]:
         async def fetch(conn: AsyncConnection, keys: Sequence[uuid.UUID]) -> list[stats.SalesStats]:

@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
+from app.cache.fields import FieldCache
+from app.cache.store import RedisStore
 from tests.conftest import Api, running_app
 from tests.dbtools import fetch_one
 from tests.graphql.mutations import PLACE_ORDER, UPDATE_PRODUCT
@@ -210,3 +212,44 @@ async def test_cached_fields_of_a_page_are_read_in_batches(capi: Api) -> None:
     # versions in one MGET, all their values in another. Not one round trip per field.
     assert len(calls) == 4
     assert calls[3] == 5
+
+
+async def test_a_hot_value_is_decoded_once_and_a_rewritten_one_again(redis_url: str) -> None:
+    store = RedisStore(redis_url)
+    cache = FieldCache(store, namespace=f"decode-{id(store)}", schema_version="t")
+    decoded: list[bytes] = []
+    computed = iter([b"first", b"second"])
+
+    def decode(raw: bytes) -> tuple[bytes]:
+        decoded.append(raw)
+        return (raw,)
+
+    async def compute() -> tuple[bytes]:
+        return (next(computed),)
+
+    async def read() -> tuple[bytes]:
+        return await cache.get_or_compute(
+            type_name="Query",
+            field_name="hot",
+            parent_id=None,
+            arguments={},
+            viewer=None,
+            tags=["hot"],
+            ttl=60,
+            compute=compute,
+            encode=lambda value: value[0],
+            decode=decode,
+        )
+
+    try:
+        assert await read() == (b"first",)  # a miss: computed, not decoded
+        one, two = await read(), await read()
+        assert one is two == (b"first",)
+        assert decoded == [b"first"]
+        # The same key rewritten (as when a TTL lapses and a miss refills it): decoded anew.
+        key = next(k for k in cache._decoded)
+        await store.set(key, b"second", 60)
+        assert await read() == (b"second",)
+        assert decoded == [b"first", b"second"]
+    finally:
+        await store.close()

@@ -14,6 +14,32 @@ from app.graphql.context import Info
 from app.graphql.lookahead import selects
 from app.graphql.orders.types import Order, OrderItem
 from app.graphql.products.types import Product
+from app.loaders.registry import OrderLines
+from app.queries.products import ProductRecord
+
+
+def product_node(info: Info, record: ProductRecord) -> Product:
+    """The request's one Product node for `record` (order lines share their products)."""
+    shared = info.context.shared_nodes
+    key = ("Product", record.id)
+    node = shared.get(key)
+    if node is None:
+        node = shared[key] = Product.from_record(record)
+    assert isinstance(node, Product)
+    return node
+
+
+def attach_lines(info: Info, orders: Sequence[Order], lines: OrderLines) -> None:
+    """Give `orders` their items, and the items their products when `lines` has them."""
+    products = lines.products
+    for order in orders:
+        order.prefetched_items = [
+            OrderItem.from_record(record) for record in lines.items.get(order.pk, ())
+        ]
+        if products:
+            for item in order.prefetched_items:
+                found = products.get(item.product_pk)
+                item.prefetched_product = product_node(info, found) if found else None
 
 
 async def prefetch_order_children(info: Info, orders: Sequence[Order], *path: str) -> None:
@@ -36,6 +62,6 @@ async def prefetch_order_children(info: Info, orders: Sequence[Order], *path: st
         return
     product_ids = list({item.product_pk: None for item in items})
     found = await loaders.product_by_id.load_many(product_ids)
-    products = {record.id: Product.from_record(record) for record in found if record is not None}
+    products = {record.id: product_node(info, record) for record in found if record is not None}
     for item in items:
         item.prefetched_product = products.get(item.product_pk)

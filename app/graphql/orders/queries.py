@@ -11,7 +11,8 @@ from app.auth import policy
 from app.auth.viewer import Viewer
 from app.graphql.connections import PageArgs, list_field, paging
 from app.graphql.context import Info
-from app.graphql.orders.prefetch import prefetch_order_children
+from app.graphql.lookahead import selects
+from app.graphql.orders.prefetch import attach_lines, prefetch_order_children
 from app.graphql.orders.types import Order, OrderFilter, OrderOrder
 from app.graphql.relay import Connection, build_connection, pk_of
 from app.queries import orders
@@ -42,14 +43,24 @@ async def user_orders(
     )
     where = filter.to_query() if filter else None
     loaders = info.context.loaders
-    page = await loaders.orders_page_by_user_id(where, window).load(user_id)
+    lines = None
+    if selects(info, "edges", "node", "items") or selects(info, "edges", "node", "itemCount"):
+        # The items (and products) of every user's page come in the same batch.
+        with_products = selects(info, "edges", "node", "items", "product")
+        loader = loaders.orders_page_with_lines_by_user_id(
+            where, window, with_products=with_products
+        )
+        page, lines = await loader.load(user_id)
+    else:
+        page = await loaders.orders_page_by_user_id(where, window).load(user_id)
     connection = build_connection(
         page,
         codec=codec,
         node=Order.from_record,
         count=lambda: loaders.order_count_by_user_id(where).load(user_id),
     )
-    await prefetch_order_children(info, [edge.node for edge in connection.edges], "edges", "node")
+    if lines is not None:
+        attach_lines(info, [edge.node for edge in connection.edges], lines)
     return connection
 
 

@@ -11,6 +11,7 @@ import strawberry
 
 from app.graphql.audit.fields import history_field
 from app.graphql.context import Info
+from app.graphql.execution import prefetched
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.products.types import Product
 from app.graphql.relay import (
@@ -56,7 +57,7 @@ class OrderItem(Node):
             unit_price=Money(record.unit_price),
         )
 
-    @strawberry.field(description="The product ordered.")
+    @strawberry.field(description="The product ordered.", metadata=prefetched("prefetched_product"))
     def product(self, info: Info) -> Product:
         if self.prefetched_product is not None:
             return self.prefetched_product
@@ -103,7 +104,10 @@ class Order(Node):
         assert record is not None
         return User.from_record(record)
 
-    @strawberry.field(description="The order's lines, in the order they were added.")
+    @strawberry.field(
+        description="The order's lines, in the order they were added.",
+        metadata=prefetched("prefetched_items"),
+    )
     def items(self, info: Info) -> list[OrderItem]:
         if self.prefetched_items is not None:
             return self.prefetched_items
