@@ -36,7 +36,7 @@ class Branch:
     loaded: list[str] = field(default_factory=list)
     filled: strawberry.Private[list[Leaf] | None] = None
 
-    @strawberry.field(metadata=prefetched("filled"))
+    @strawberry.field(description="Loads unless prefetched.", metadata=prefetched("filled"))
     def lazy_leaves(self) -> list[Leaf]:
         self.loaded.append("lazy_leaves")
         return [Leaf(name="loaded", size=0, colour=Colour.BLUE)]

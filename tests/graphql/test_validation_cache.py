@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from strawberry.schema.schema import validate_document
 
-from app.graphql import schema
 from tests.conftest import Api
 
 
@@ -14,13 +14,13 @@ from tests.conftest import Api
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
     """The documents graphql-core's validator was run on, in order."""
     seen: list[object] = []
-    real = schema.validate_document
+    real = validate_document
 
     def counting(graphql_schema: Any, document: Any, rules: Any) -> Any:
         seen.append(document)
         return real(graphql_schema, document, rules)
 
-    monkeypatch.setattr(schema, "validate_document", counting)
+    monkeypatch.setattr("app.graphql.schema.validate_document", counting)
     return seen
 
 
