@@ -118,6 +118,31 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
+    _steps: dict[int, tuple[Any, list[tuple[str, Any, PlainField | None]]]]
+
+    def steps(
+        self, parent_type: GraphQLObjectType, grouped_field_set: Any
+    ) -> list[tuple[str, Any, PlainField | None]]:
+        """Each response key of a selection with its plain-field plan, if any: worked out
+        once per selection and operation (graphql-core hands every item of a list the
+        same grouped field set), not once per object."""
+        try:
+            memo = self._steps
+        except AttributeError:
+            memo = self._steps = {}
+        key = id(grouped_field_set)
+        found = memo.get(key)
+        if found is not None and found[0] is grouped_field_set:
+            return found[1]
+        plan = plain_fields(parent_type)
+        steps: list[tuple[str, Any, PlainField | None]] = []
+        for response_name, field_details_list in grouped_field_set.items():
+            node = field_details_list[0].node
+            plain = None if node.arguments else plan.get(node.name.value)
+            steps.append((response_name, field_details_list, plain))
+        memo[key] = (grouped_field_set, steps)  # holds the set: its id stays unique
+        return steps
+
     def execute_fields(
         self,
         parent_type: GraphQLObjectType,
@@ -131,25 +156,41 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
             return super().execute_fields(
                 parent_type, source_value, path, grouped_field_set, position_context
             )
-        plan = plain_fields(parent_type)
         results: dict[str, Any] = {}
         is_awaitable = self.is_awaitable
         awaitable_fields: list[str] = []
         try:
-            for response_name, field_details_list in grouped_field_set.items():
-                node = field_details_list[0].node
-                plain = plan.get(node.name.value)
+            for response_name, field_details_list, plain in self.steps(
+                parent_type, grouped_field_set
+            ):
                 result: Any = Undefined
-                if plain is not None and not node.arguments:
-                    result = self._read_plain(
-                        plain,
-                        parent_type,
-                        source_value,
-                        path,
-                        response_name,
-                        field_details_list,
-                        position_context,
-                    )
+                if plain is not None:
+                    if plain.kind == _LEAF:
+                        # Inlined for speed: the commonest field of all.
+                        value = getattr(source_value, plain.attribute, None)
+                        if value is not None:
+                            try:
+                                result = plain.coerce(value)  # type: ignore[misc]
+                            except Exception:  # graphql-core's path reports it
+                                result = Undefined
+                            else:
+                                if result is not None and result is not Undefined:
+                                    results[response_name] = result
+                                    continue
+                                result = Undefined
+                        elif not plain.none_resolves and hasattr(source_value, plain.attribute):
+                            results[response_name] = None
+                            continue
+                    else:
+                        result = self._read_plain(
+                            plain,
+                            parent_type,
+                            source_value,
+                            path,
+                            response_name,
+                            field_details_list,
+                            position_context,
+                        )
                 if result is Undefined:
                     result = self.execute_field(
                         parent_type,

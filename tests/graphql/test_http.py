@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 
 import pytest
@@ -127,6 +128,23 @@ async def test_database_outage_is_a_clear_error_and_the_server_recovers(seeded_u
             body = await api.query(UNCACHED)
             assert "errors" not in body
             assert len(body["data"]["users"]["edges"]) == 2
+    finally:
+        await proxy.stop()
+
+
+async def test_a_restart_between_requests_costs_no_request(seeded_url: str) -> None:
+    """Connections the server closed while they sat in the pool are replaced at checkout:
+    the first request after the restart succeeds, with no ping round trip per request."""
+    proxy = Proxy(seeded_url)
+    await proxy.start()
+    try:
+        async with running_app(proxy.url_for(seeded_url)) as api:
+            assert (await api.query(UNCACHED))["data"]["users"]["edges"]
+            await proxy.stop()  # closes every pooled connection, with no request running
+            await proxy.start()
+            await asyncio.sleep(0.05)  # the pooled connections see their sockets close
+            body = await api.query(UNCACHED)
+            assert "errors" not in body, body
     finally:
         await proxy.stop()
 
