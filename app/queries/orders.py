@@ -3,17 +3,36 @@
 from __future__ import annotations
 
 import uuid
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import ColumnElement, TableValuedAlias, bindparam, column, func, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    TableValuedAlias,
+    bindparam,
+    column,
+    func,
+    select,
+    true,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.orders import order_items, orders
-from app.queries.filters import MoneyRange, TimeRange, money_range, one_of, time_range
+from app.queries.filters import (
+    KEYS,
+    MoneyRange,
+    TimeRange,
+    any_key,
+    money_range,
+    one_of,
+    time_range,
+)
 from app.queries.keyset import (
     Page,
     SortKey,
@@ -47,6 +66,17 @@ class OrderItemRecord:
 
 COLUMNS = [getattr(orders.c, name) for name in OrderRecord.__dataclass_fields__]
 ITEM_COLUMNS = [getattr(order_items.c, name) for name in OrderItemRecord.__dataclass_fields__]
+_BY_ID = select(*COLUMNS).where(any_key(orders.c.id))
+_ITEMS_BY_ID = select(*ITEM_COLUMNS).where(any_key(order_items.c.id))
+_ITEMS_BY_ORDER_ID = (
+    select(*ITEM_COLUMNS)
+    .where(any_key(order_items.c.order_id))
+    .order_by(order_items.c.order_id, order_items.c.line)
+)
+# Lateral page statements by (filter, window): built once each, the parents bound at run
+# time (building one costs 0.6 ms, three times running it). Bounded: cursors vary.
+_PAGES: OrderedDict[tuple[OrderFilter | None, Window], Select[Any]] = OrderedDict()
+_PAGES_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +114,7 @@ def conditions(where: OrderFilter | None) -> list[ColumnElement[bool]]:
 
 
 async def orders_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[OrderRecord | None]:
-    rows = await conn.execute(select(*COLUMNS).where(one_of(orders.c.id, ids)))
+    rows = await conn.execute(_BY_ID, {KEYS: list(ids)})
     found = {row[0]: OrderRecord(*row) for row in rows}
     return [found.get(order_id) for order_id in ids]
 
@@ -102,9 +132,9 @@ async def count_orders(conn: AsyncConnection, *, where: OrderFilter | None) -> i
     return int((await conn.execute(stmt)).scalar_one())
 
 
-def _parents(user_ids: Sequence[uuid.UUID]) -> TableValuedAlias:
+def _parents() -> TableValuedAlias:
     return (
-        func.unnest(bindparam(None, list(user_ids), type_=ARRAY(UUID(as_uuid=True))))
+        func.unnest(bindparam(KEYS, type_=ARRAY(UUID(as_uuid=True))))
         .table_valued(column("parent_id", UUID(as_uuid=True)), with_ordinality="ordinal")
         .render_derived(name="parent")
     )
@@ -122,20 +152,28 @@ async def orders_pages_by_user_id(
     Each user's page is a LATERAL subquery with its own LIMIT, so PostgreSQL walks the
     (user_id, created_at, id) index once per user and stops after the page.
     """
-    parent = _parents(user_ids)
+    stmt = _PAGES.get((where, window))
+    if stmt is None:
+        stmt = _PAGES[(where, window)] = _pages_statement(where, window)
+        while len(_PAGES) > _PAGES_MAX:
+            _PAGES.popitem(last=False)
+    rows = await conn.execute(stmt, {KEYS: list(user_ids)})
+    return group_pages(rows.all(), user_ids, window, lambda row: OrderRecord(*row[1:]))
+
+
+def _pages_statement(where: OrderFilter | None, window: Window) -> Select[Any]:
+    parent = _parents()
     page = apply_window(
         select(*COLUMNS).where(orders.c.user_id == parent.c.parent_id, *conditions(where)),
         orders,
         window,
     ).lateral("page")
-    stmt = (
+    return (
         select(parent.c.parent_id, *page.c)
         .select_from(parent.join(page, true()))
         # The order of rows out of a join is not promised; say it.
         .order_by(parent.c.ordinal, *fetch_order(page.c, window))
     )
-    rows = await conn.execute(stmt)
-    return group_pages(rows.all(), user_ids, window, lambda row: OrderRecord(*row[1:]))
 
 
 async def count_orders_by_user_id(
@@ -153,13 +191,8 @@ async def count_orders_by_user_id(
 async def items_by_order_id(
     conn: AsyncConnection, order_ids: Sequence[uuid.UUID]
 ) -> list[list[OrderItemRecord]]:
-    stmt = (
-        select(*ITEM_COLUMNS)
-        .where(one_of(order_items.c.order_id, order_ids))
-        .order_by(order_items.c.order_id, order_items.c.line)
-    )
     grouped: dict[uuid.UUID, list[OrderItemRecord]] = {order_id: [] for order_id in order_ids}
-    for row in await conn.execute(stmt):
+    for row in await conn.execute(_ITEMS_BY_ORDER_ID, {KEYS: list(order_ids)}):
         grouped[row[1]].append(OrderItemRecord(*row))
     return [grouped[order_id] for order_id in order_ids]
 
@@ -167,6 +200,6 @@ async def items_by_order_id(
 async def items_by_id(
     conn: AsyncConnection, ids: Sequence[uuid.UUID]
 ) -> list[OrderItemRecord | None]:
-    rows = await conn.execute(select(*ITEM_COLUMNS).where(one_of(order_items.c.id, ids)))
+    rows = await conn.execute(_ITEMS_BY_ID, {KEYS: list(ids)})
     found = {row[0]: OrderItemRecord(*row) for row in rows}
     return [found.get(item_id) for item_id in ids]

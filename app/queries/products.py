@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.products import SEARCH_CONFIG, products
-from app.queries.filters import MoneyRange, TimeRange, money_range, one_of, time_range
+from app.queries.filters import KEYS, MoneyRange, TimeRange, any_key, money_range, time_range
 from app.queries.keyset import Page, SortKey, Window, apply_window, to_page
 
 
@@ -68,10 +68,13 @@ def conditions(where: ProductFilter | None) -> list[ColumnElement[bool]]:
     return result
 
 
+_BY_ID = select(*COLUMNS).where(any_key(products.c.id))
+
+
 async def products_by_id(
     conn: AsyncConnection, ids: Sequence[uuid.UUID]
 ) -> list[ProductRecord | None]:
-    rows = await conn.execute(select(*COLUMNS).where(one_of(products.c.id, ids)))
+    rows = await conn.execute(_BY_ID, {KEYS: list(ids)})
     found = {row[0]: ProductRecord(*row) for row in rows}
     return [found.get(product_id) for product_id in ids]
 

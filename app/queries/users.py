@@ -11,7 +11,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.users import users
-from app.queries.filters import TimeRange, contains, one_of, time_range
+from app.queries.filters import KEYS, TimeRange, any_key, contains, time_range
 from app.queries.keyset import Page, SortKey, Window, apply_window, to_page
 
 
@@ -61,8 +61,11 @@ def conditions(where: UserFilter | None) -> list[ColumnElement[bool]]:
     return result
 
 
+_BY_ID = select(*COLUMNS).where(any_key(users.c.id))
+
+
 async def users_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[UserRecord | None]:
-    rows = await conn.execute(select(*COLUMNS).where(one_of(users.c.id, ids)))
+    rows = await conn.execute(_BY_ID, {KEYS: list(ids)})
     found = {row[0]: UserRecord(*row) for row in rows}
     return [found.get(user_id) for user_id in ids]
 
