@@ -12,10 +12,11 @@ of the wrong object type) takes graphql-core's own path, so errors are exactly w
 would have been. Fields with resolvers, arguments, lists or abstract types always do.
 Per-field middleware (a schema extension with a `resolve` hook) turns the fast path off.
 
-A resolver field may declare, with `metadata=prefetched("attribute")`, an attribute that
-a parent's prefetch fills with the field's value ahead of time: when it is filled (not
-None) the value is taken from it as from a plain field, and the resolver runs only when
-it is empty. The resolver must return the same as the attribute when that is filled.
+A resolver field may declare, with `metadata=read_from("attribute")`, an attribute that
+holds its value: a slot a parent's prefetch fills ahead of time, or a cheap property
+computed only when the field is asked for. When the attribute is not None the value is
+taken from it as from a plain field; the resolver runs only when it is None, and must
+then return what the attribute would have held.
 """
 
 from __future__ import annotations
@@ -44,8 +45,8 @@ _LIST = 2  # of non-null objects
 _PREFETCHED = "og.prefetched"
 
 
-def prefetched(attribute: str) -> dict[str, str]:
-    """Field metadata: the field's value, once prefetched, is `source.<attribute>`."""
+def read_from(attribute: str) -> dict[str, str]:
+    """Field metadata: the field's value is `source.<attribute>` unless that is None."""
     return {_PREFETCHED: attribute}
 
 

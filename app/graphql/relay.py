@@ -12,6 +12,7 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 
 from app.errors import BadInput
+from app.graphql.execution import read_from
 from app.queries.keyset import CursorCodec, Page, Window
 from app.settings import Settings
 
@@ -67,8 +68,22 @@ class PageInfo:
 
 @strawberry.type(description="A node and the cursor that points at it.")
 class Edge(Generic[NodeT]):
-    cursor: str = strawberry.field(description="Opaque; pass as after/before to page from here.")
+    @strawberry.field(
+        description="Opaque; pass as after/before to page from here.",
+        metadata=read_from("encoded_cursor"),
+    )
+    def cursor(self) -> str:
+        return self.encoded_cursor
+
     node: NodeT
+    codec: strawberry.Private[CursorCodec]
+    sort_value: strawberry.Private[object]
+    row_id: strawberry.Private[uuid.UUID]
+
+    @property
+    def encoded_cursor(self) -> str:
+        """Encoded only when asked for: most queries never select an edge's cursor."""
+        return self.codec.encode(self.sort_value, self.row_id)
 
 
 @strawberry.type(description="A page of a list, with keyset cursors (Relay connection).")
@@ -93,7 +108,7 @@ def build_connection(
 ) -> Connection[NodeT]:
     column = codec.ordering.key.column
     edges = [
-        Edge(cursor=codec.encode(getattr(row, column), row.id), node=node(row))  # type: ignore[attr-defined]
+        Edge(node=node(row), codec=codec, sort_value=getattr(row, column), row_id=row.id)  # type: ignore[attr-defined]
         for row in page.rows
     ]
     return Connection(
@@ -101,8 +116,8 @@ def build_connection(
         page_info=PageInfo(
             has_next_page=page.has_next,
             has_previous_page=page.has_previous,
-            start_cursor=edges[0].cursor if edges else None,
-            end_cursor=edges[-1].cursor if edges else None,
+            start_cursor=edges[0].encoded_cursor if edges else None,
+            end_cursor=edges[-1].encoded_cursor if edges else None,
         ),
         count=count,
     )

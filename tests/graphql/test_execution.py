@@ -11,7 +11,7 @@ import pytest
 import strawberry
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 
-from app.graphql.execution import PlainFieldsExecutionContext, prefetched
+from app.graphql.execution import PlainFieldsExecutionContext, read_from
 
 
 @strawberry.enum
@@ -36,7 +36,7 @@ class Branch:
     loaded: list[str] = field(default_factory=list)
     filled: strawberry.Private[list[Leaf] | None] = None
 
-    @strawberry.field(description="Loads unless prefetched.", metadata=prefetched("filled"))
+    @strawberry.field(description="Loads unless prefetched.", metadata=read_from("filled"))
     def lazy_leaves(self) -> list[Leaf]:
         self.loaded.append("lazy_leaves")
         return [Leaf(name="loaded", size=0, colour=Colour.BLUE)]

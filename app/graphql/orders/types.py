@@ -11,7 +11,7 @@ import strawberry
 
 from app.graphql.audit.fields import history_field
 from app.graphql.context import Info
-from app.graphql.execution import prefetched
+from app.graphql.execution import read_from
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.products.types import Product
 from app.graphql.relay import (
@@ -57,7 +57,7 @@ class OrderItem(Node):
             unit_price=Money(record.unit_price),
         )
 
-    @strawberry.field(description="The product ordered.", metadata=prefetched("prefetched_product"))
+    @strawberry.field(description="The product ordered.", metadata=read_from("prefetched_product"))
     def product(self, info: Info) -> Product:
         if self.prefetched_product is not None:
             return self.prefetched_product
@@ -106,7 +106,7 @@ class Order(Node):
 
     @strawberry.field(
         description="The order's lines, in the order they were added.",
-        metadata=prefetched("prefetched_items"),
+        metadata=read_from("prefetched_items"),
     )
     def items(self, info: Info) -> list[OrderItem]:
         if self.prefetched_items is not None:
