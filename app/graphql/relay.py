@@ -47,9 +47,23 @@ def pk_of(value: str, type_name: str, *, argument: str = "id") -> uuid.UUID:
     return pk
 
 
+def _node_id(root: Node) -> strawberry.ID:
+    return root.global_id
+
+
 @strawberry.interface(description="An object with a globally unique, opaque ID.")
 class Node:
-    id: strawberry.ID = strawberry.field(description="Opaque global ID; pass it to node(id).")
+    id: strawberry.ID = strawberry.field(
+        resolver=_node_id,
+        description="Opaque global ID; pass it to node(id).",
+        metadata=read_from("global_id"),
+    )
+    pk: strawberry.Private[uuid.UUID]
+
+    @property
+    def global_id(self) -> strawberry.ID:
+        """Encoded only when asked for: many nodes are never asked their id."""
+        return to_global_id(self.__strawberry_definition__.name, self.pk)  # type: ignore[attr-defined]
 
 
 @strawberry.enum(description="Sort direction. Ties are always broken by id, same direction.")
@@ -66,15 +80,17 @@ class PageInfo:
     end_cursor: str | None
 
 
+def _edge_cursor(root: Edge[object]) -> str:
+    return root.encoded_cursor
+
+
 @strawberry.type(description="A node and the cursor that points at it.")
 class Edge(Generic[NodeT]):
-    @strawberry.field(
+    cursor: str = strawberry.field(
+        resolver=_edge_cursor,
         description="Opaque; pass as after/before to page from here.",
         metadata=read_from("encoded_cursor"),
     )
-    def cursor(self) -> str:
-        return self.encoded_cursor
-
     node: NodeT
     codec: strawberry.Private[CursorCodec]
     sort_value: strawberry.Private[object]

@@ -46,7 +46,6 @@ class AuditEvent(Node):
     @classmethod
     def from_record(cls, record: AuditRecord) -> AuditEvent:
         return cls(
-            id=to_global_id("AuditEvent", record.id),
             pk=record.id,
             actor_pk=record.actor_id,
             occurred_at=record.occurred_at,

@@ -18,7 +18,6 @@ from app.graphql.relay import (
     Node,
     OrderDirection,
     pk_of,
-    to_global_id,
 )
 from app.graphql.scalars import Money
 from app.queries.orders import OrderFilter as OrderQueryFilter
@@ -50,7 +49,6 @@ class OrderItem(Node):
     @classmethod
     def from_record(cls, record: OrderItemRecord) -> OrderItem:
         return cls(
-            id=to_global_id("OrderItem", record.id),
             pk=record.id,
             product_pk=record.product_id,
             quantity=record.quantity,
@@ -84,7 +82,6 @@ class Order(Node):
     @classmethod
     def from_record(cls, record: OrderRecord) -> Order:
         return cls(
-            id=to_global_id("Order", record.id),
             pk=record.id,
             user_pk=record.user_id,
             status=OrderStatus(record.status),

@@ -16,7 +16,6 @@ from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.relay import (
     Node,
     OrderDirection,
-    to_global_id,
 )
 from app.graphql.scalars import Money
 from app.graphql.stats.types import SalesStats
@@ -49,7 +48,6 @@ class Product(Node):
     @classmethod
     def from_record(cls, record: ProductRecord) -> Product:
         return cls(
-            id=to_global_id("Product", record.id),
             pk=record.id,
             sku=record.sku,
             name=record.name,

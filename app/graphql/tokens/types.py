@@ -8,7 +8,7 @@ from datetime import datetime
 import strawberry
 
 from app.auth.tokens import ApiTokenRecord
-from app.graphql.relay import Node, to_global_id
+from app.graphql.relay import Node
 
 
 @strawberry.type(description="A bearer token for the API, without its secret.")
@@ -23,7 +23,6 @@ class ApiToken(Node):
     @classmethod
     def from_record(cls, record: ApiTokenRecord) -> ApiToken:
         return cls(
-            id=to_global_id("ApiToken", record.id),
             pk=record.id,
             name=record.name,
             created_at=record.created_at,

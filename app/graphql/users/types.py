@@ -22,7 +22,6 @@ from app.graphql.relay import (
     Last,
     Node,
     OrderDirection,
-    to_global_id,
 )
 from app.graphql.stats.types import OrderStats
 from app.queries import stats
@@ -59,7 +58,6 @@ class User(Node):
     @classmethod
     def from_record(cls, record: UserRecord) -> User:
         return cls(
-            id=to_global_id("User", record.id),
             pk=record.id,
             email=record.email,
             name=record.name,
