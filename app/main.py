@@ -171,7 +171,7 @@ def _tune_gc() -> None:
     A large response allocates tens of thousands of short-lived objects, and the
     default threshold (700) runs the cycle collector dozens of times per request over
     every long-lived object of the process. Freezing what start-up made and raising
-    the threshold took the Heavy query from 106 to 80 ms here (bench/heavy.py).
+    the threshold took the Heavy query from 106 to 80 ms here (make bench).
     Reference counting still frees almost everything at once; only cycles wait longer.
     """
     gc.collect()

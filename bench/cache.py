@@ -19,15 +19,8 @@ from sqlalchemy import event
 
 from app.main import create_app
 from app.settings import Settings
+from bench.queries import CACHED as QUERY
 from bench.setup import prepare
-
-QUERY = """{
-  topProducts(limit: 10) { product { sku name } sales { unitsSold revenue } }
-  products(first: 20, filter: { search: "steel" }) {
-    totalCount
-    edges { node { sku price salesStats { unitsSold revenue orderCount } } }
-  }
-}"""
 
 
 async def measure(settings: Settings, seconds: float, token: str) -> tuple[float, float]:

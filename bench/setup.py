@@ -32,7 +32,12 @@ def prepare(database_url: str | None, *seed_args: str) -> Bench:
     seeded = subprocess.run([*CLI, "seed", *seed_args], env=env, capture_output=True, text=True)
     if seeded.returncode not in (0, 2):  # 2: the database already has data
         raise SystemExit(seeded.stderr)
-    token = subprocess.run(
+    return Bench(env=env, token=admin_token(env))
+
+
+def admin_token(env: dict[str, str]) -> str:
+    """A day-long API token for the seeded admin, made with `ordergraph token create`."""
+    return subprocess.run(
         [
             *CLI,
             "token",
@@ -49,4 +54,3 @@ def prepare(database_url: str | None, *seed_args: str) -> Bench:
         text=True,
         check=True,
     ).stdout.strip()
-    return Bench(env=env, token=token)
