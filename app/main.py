@@ -171,12 +171,15 @@ def _tune_gc() -> None:
     A large response allocates tens of thousands of short-lived objects, and the
     default threshold (700) runs the cycle collector dozens of times per request over
     every long-lived object of the process. Freezing what start-up made and raising
-    the threshold took the Heavy query from 106 to 80 ms here (make bench).
+    the threshold took the Heavy query from 106 to 80 ms here (make bench). Not too far:
+    each finished operation leaves a small cycle (graphql-core's executor), and at
+    50,000 a collection freed a few hundred requests' worth at once, pausing 15-50 ms;
+    at 10,000 the pauses are a few ms (point lookup p99 40 -> 6 ms, Heavy 1 s -> 0.3 s).
     Reference counting still frees almost everything at once; only cycles wait longer.
     """
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 20, 100)
+    gc.set_threshold(10_000, 20, 100)
 
 
 async def healthz(request: Request) -> JSONResponse:

@@ -55,7 +55,13 @@ class FreshLoaders(SchemaExtension):
     """Each operation on a WebSocket starts afresh: empty loader caches (operations
     sharing a connection never read one another's cached rows), and the connection's
     credential checked again, so a revoked or expired token, or a changed role, counts
-    from the next operation on. A credential that fails makes the operation anonymous."""
+    from the next operation on. A credential that fails makes the operation anonymous.
+
+    When an operation ends its loaders and memos are dropped. graphql-core's executor is
+    a reference cycle, and the context hangs off it: without this, everything the
+    operation read waited for the cycle collector, and a collection of a few hundred
+    finished requests paused the process for 15 to 50 ms (p99 of a point lookup 40 ms at
+    a p50 of 2 ms)."""
 
     async def on_operation(self) -> AsyncIterator[None]:
         context = self.execution_context.context
@@ -70,6 +76,10 @@ class FreshLoaders(SchemaExtension):
                 except Unauthenticated:
                     context.viewer = ANONYMOUS
         yield
+        if isinstance(context, Context):
+            context.loaders.clear()
+            context.lookahead = {}
+            context.shared_nodes = {}
 
 
 _DOCUMENTS: OrderedDict[tuple[str, str], DocumentNode] = OrderedDict()

@@ -58,14 +58,41 @@ class Loaders:
 
     def __init__(self, engine: AsyncEngine) -> None:
         self.engine = engine
-        self.user_by_id = Loader(engine, users.users_by_id)
-        self.product_by_id = Loader(engine, products.products_by_id)
-        self.order_by_id = Loader(engine, orders.orders_by_id)
-        self.order_item_by_id = Loader(engine, orders.items_by_id)
-        self.items_by_order_id = Loader(engine, orders.items_by_order_id)
-        self.tokens_by_user_id = Loader(engine, tokens.tokens_by_user_id)
-        self.order_stats_by_user_id = Loader(engine, stats.order_stats_by_user_id)
         self._keyed: dict[tuple[Any, ...], Loader[Any, Any]] = {}
+
+    # Keyed lookups, made on first use: most requests need one or two of them.
+    @property
+    def user_by_id(self) -> Loader[uuid.UUID, users.UserRecord | None]:
+        return self._memo(("user_by_id",), users.users_by_id)
+
+    @property
+    def product_by_id(self) -> Loader[uuid.UUID, products.ProductRecord | None]:
+        return self._memo(("product_by_id",), products.products_by_id)
+
+    @property
+    def order_by_id(self) -> Loader[uuid.UUID, orders.OrderRecord | None]:
+        return self._memo(("order_by_id",), orders.orders_by_id)
+
+    @property
+    def order_item_by_id(self) -> Loader[uuid.UUID, orders.OrderItemRecord | None]:
+        return self._memo(("order_item_by_id",), orders.items_by_id)
+
+    @property
+    def items_by_order_id(self) -> Loader[uuid.UUID, list[orders.OrderItemRecord]]:
+        return self._memo(("items_by_order_id",), orders.items_by_order_id)
+
+    @property
+    def tokens_by_user_id(self) -> Loader[uuid.UUID, list[tokens.ApiTokenRecord]]:
+        return self._memo(("tokens_by_user_id",), tokens.tokens_by_user_id)
+
+    @property
+    def order_stats_by_user_id(self) -> Loader[uuid.UUID, stats.OrderStats]:
+        return self._memo(("order_stats_by_user_id",), stats.order_stats_by_user_id)
+
+    def clear(self) -> None:
+        """Forget everything read (the operation is over): what the loaders cached is
+        freed now, not when the cycle collector next finds the finished operation."""
+        self._keyed.clear()
 
     def orders_page_by_user_id(
         self, where: orders.OrderFilter | None, window: Window
