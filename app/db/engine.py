@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from decimal import Decimal
 from typing import Any
 
 from asyncpg import exceptions as asyncpg_exceptions
@@ -39,7 +40,19 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
         },
     )
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
+    event.listen(engine.sync_engine, "connect", _numeric_as_text)
     return engine
+
+
+def _numeric_as_text(dbapi_connection: Any, record: Any) -> None:
+    """numeric travels as text and becomes Decimal(text): the same exact values, but
+    C's Decimal parses a string faster than asyncpg assembles one from binary digits
+    (about 0.7 us a value; a Heavy answer carries 3,000 amounts)."""
+    dbapi_connection.run_async(
+        lambda conn: conn.set_type_codec(
+            "numeric", encoder=str, decoder=Decimal, schema="pg_catalog", format="text"
+        )
+    )
 
 
 def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:

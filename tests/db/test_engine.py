@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from sqlalchemy import text
 
@@ -29,5 +31,21 @@ async def test_exhausted_pool_is_service_unavailable(seeded_url: str) -> None:
             with pytest.raises(ServiceUnavailable, match="busy"):
                 async with connect(engine) as conn:
                     await conn.execute(text("SELECT 1"))
+    finally:
+        await engine.dispose()
+
+
+async def test_amounts_travel_as_text_and_arrive_as_exact_decimals(seeded_url: str) -> None:
+    engine = create_engine(Settings(), seeded_url)
+    try:
+        async with connect(engine) as conn:
+            raw = (await conn.get_raw_connection()).driver_connection
+            assert raw is not None
+            value = await raw.fetchval("SELECT 12345678901.10::numeric(14, 2)")
+            assert value == Decimal("12345678901.10")
+            assert str(value) == "12345678901.10"  # the scale is kept
+            # The text codec is in place: a numeric parameter may be given as text, which
+            # asyncpg's own binary codec refuses.
+            assert await raw.fetchval("SELECT $1::numeric * 2", "0.15") == Decimal("0.30")
     finally:
         await engine.dispose()
