@@ -32,7 +32,7 @@ import asyncpg
 import httpx
 from sqlalchemy.engine import make_url
 
-from bench import database, floor, report, servers, wrk
+from bench import database, floor, report, servers, summary, wrk
 from bench.pgwire import CountingProxy
 from bench.queries import NAMES, Ask, Body, Query, build
 from bench.report import Result, Wire, find
@@ -305,6 +305,9 @@ async def _report(results: list[Result], args: argparse.Namespace, url: str) -> 
         f"# Bench {time.strftime('%Y-%m-%d')}\n\n"
         + "".join(f"- {k}: {v}\n" for k, v in machine.items())
         + f"- args: {' '.join(sys.argv[1:]) or '(defaults)'}\n\n"
+        + "## Summary\n\n"
+        + summary.summary([r.as_json() for r in results])
+        + "\n\n## All figures\n\n"
         + report.markdown_table(results)
         + "\n\n## Targets\n\n"
         + "".join(f"- {'met' if t.met else '**missed**'}: {t.name} ({t.detail})\n" for t in found)
