@@ -52,7 +52,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.authenticator = Authenticator(settings, app.state.reader)
         store = cache_store(settings)
         app.state.field_cache = FieldCache(
-            store, namespace=database_namespace(engine), schema_version=schema_version
+            store,
+            namespace=database_namespace(engine),
+            schema_version=schema_version,
+            enabled=settings.field_cache,
         )
         try:
             # The events machinery stops first: its connections go back before the pool.

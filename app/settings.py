@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     )
     field_cache: bool = Field(
         default=True,
-        description="Serve @cached fields from Redis (or, with one worker and no Redis, memory).",
+        description="Serve @cached fields from Redis (or, with one worker and no Redis, memory); "
+        "false: every read computes its own value.",
     )
     environment: Literal["development", "production"] = Field(
         default="development",

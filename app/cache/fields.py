@@ -48,9 +48,14 @@ class Reads:
 
 
 class FieldCache:
-    def __init__(self, store: Store, *, namespace: str, schema_version: str) -> None:
-        """`namespace` keeps databases sharing one Redis apart."""
+    def __init__(
+        self, store: Store, *, namespace: str, schema_version: str, enabled: bool = True
+    ) -> None:
+        """`namespace` keeps databases sharing one Redis apart. Disabled (FIELD_CACHE=false),
+        every read computes its own value: nothing stored, nothing shared between
+        concurrent requests either."""
         self.store = store
+        self.enabled = enabled
         self.namespace = namespace
         self.schema_version = schema_version
         self.stats: Counter[str] = Counter()
@@ -78,6 +83,9 @@ class FieldCache:
         outcome: Callable[[str], None] = lambda _: None,
     ) -> T:
         """The value, from the cache or computed; `outcome` hears which it was."""
+        if not self.enabled:
+            outcome("bypass")
+            return await compute()
         reads = reads or Reads(self.store)
         versions = await self._versions(tags, reads)
         if versions is None:

@@ -129,6 +129,18 @@ async def test_a_hundred_cold_misses_compute_once(capi: Api) -> None:
     assert stats.get("coalesced", 0) + stats.get("hits", 0) == 99
 
 
+async def test_with_the_cache_off_every_request_computes_its_own(wapi: Api) -> None:
+    query = "{ topProducts(limit: 7) { sales { unitsSold } } }"
+    async with running_app(wapi.url, field_cache=False) as api:
+        await api.data("{ viewer { id } }")
+        api.statements.clear()
+        results = await asyncio.gather(*(api.data(query) for _ in range(5)))
+        assert all(result == results[0] for result in results)
+        ranking = [s for s in api.statements.statements if "GROUP BY" in s and "LIMIT" in s]
+        assert len(ranking) == 5  # no sharing between concurrent requests either
+        assert stats_of(api) == {}
+
+
 async def test_a_dead_redis_costs_correctness_nothing(wapi: Api) -> None:
     async with running_app(wapi.url, redis_url="redis://127.0.0.1:1/0") as api:
         expected = await wapi.data(SALES)
