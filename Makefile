@@ -6,12 +6,12 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format schema migrate seed bench bench-subscribers bench-cache bench-peers lock clean
+.PHONY: help install run test lint format schema migrate seed bench bench-subscribers bench-cache bench-peers profile lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve GraphiQL on http://127.0.0.1:8000/graphql"
 	@echo "make test    set up, lint (ruff, mypy --strict) and run the tests"
-	@echo "make lint | format | schema | migrate | seed | bench | lock | clean"
+	@echo "make lint | format | schema | migrate | seed | bench | profile | lock | clean"
 
 $(STAMP): pyproject.toml requirements.lock
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11) and "ordergraph needs Python 3.11+")'
@@ -58,6 +58,10 @@ bench-cache: $(STAMP)
 
 # The suite already runs PostGraphile v5 side by side; kept as an alias.
 bench-peers: bench
+
+# py-spy on one worker under wrk: where a bench query's time goes (default Heavy).
+profile: $(STAMP)
+	$(BIN)/python -m bench.profile $(BENCH_ARGS)
 
 # Re-resolve the pinned versions after editing pyproject.toml.
 lock: $(STAMP)
