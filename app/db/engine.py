@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
+from weakref import WeakKeyDictionary
 
 from asyncpg import exceptions as asyncpg_exceptions
 from sqlalchemy import event
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.pool import Pool, QueuePool
 
 from app.errors import ServiceUnavailable
 from app.settings import Settings
@@ -67,9 +70,37 @@ def read_only(engine: AsyncEngine) -> AsyncEngine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
+_GATES: WeakKeyDictionary[Pool, asyncio.Semaphore] = WeakKeyDictionary()
+
+
+def _gate(engine: AsyncEngine) -> tuple[asyncio.Semaphore, float] | None:
+    """First come, first served for a pool's connections.
+
+    SQLAlchemy's async pool lets a newcomer take a connection that was just handed back
+    while a waiter is being woken; the waiter then queues again at the back. With more
+    requests than connections some requests waited ages (a point lookup's p99 was 0.9 s at
+    a p50 of 14 ms, with 32 connections to 10 pooled). A fair semaphore of the pool's size
+    in front of it means the pool itself never has waiters.
+    """
+    pool = engine.sync_engine.pool
+    if not isinstance(pool, QueuePool):
+        return None
+    gate = _GATES.get(pool)
+    if gate is None:
+        gate = _GATES[pool] = asyncio.Semaphore(pool.size() + max(pool._max_overflow, 0))
+    return gate, pool.timeout()
+
+
 @asynccontextmanager
 async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A pooled connection; a database that cannot be reached is ServiceUnavailable."""
+    gate = _gate(engine)
+    if gate is not None:
+        try:
+            async with asyncio.timeout(gate[1]):
+                await gate[0].acquire()
+        except TimeoutError:
+            raise _busy() from None
     try:
         async with engine.connect() as conn:
             yield conn
@@ -87,13 +118,20 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             ) from exc
         raise
     except PoolTimeout as exc:
-        raise ServiceUnavailable(
-            "The server is busy: every database connection is in use; retry shortly."
-        ) from exc
+        raise _busy() from exc
     except (OSError, TimeoutError) as exc:
         raise ServiceUnavailable(
             "The database is unavailable; retry shortly, nothing was changed."
         ) from exc
+    finally:
+        if gate is not None:
+            gate[0].release()
+
+
+def _busy() -> ServiceUnavailable:
+    return ServiceUnavailable(
+        "The server is busy: every database connection is in use; retry shortly."
+    )
 
 
 def _is_unavailable(error: BaseException | None) -> bool:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 
 from app.db.engine import connect, create_engine
 from app.errors import ServiceUnavailable
@@ -47,5 +48,37 @@ async def test_amounts_travel_as_text_and_arrive_as_exact_decimals(seeded_url: s
             # The text codec is in place: a numeric parameter may be given as text, which
             # asyncpg's own binary codec refuses.
             assert await raw.fetchval("SELECT $1::numeric * 2", "0.15") == Decimal("0.30")
+    finally:
+        await engine.dispose()
+
+
+async def test_connections_go_to_waiters_first_come_first_served(seeded_url: str) -> None:
+    """A request that arrives while others wait for a connection queues behind them; it
+    does not take the connection just handed back (that starved some requests for
+    seconds under load)."""
+    engine = create_engine(Settings(db_pool_size=1, db_max_overflow=0), seeded_url)
+    order: list[str] = []
+
+    async def use(name: str) -> None:
+        async with connect(engine) as conn:
+            order.append(name)
+            await conn.execute(text("SELECT 1"))
+
+    newcomers: list[asyncio.Task[None]] = []
+
+    def arrive(*_: object) -> None:
+        # Newcomers arrive just as the connection is handed back.
+        if not newcomers:
+            newcomers.extend(asyncio.create_task(use(f"newcomer {i}")) for i in range(3))
+
+    try:
+        async with connect(engine) as held:
+            await held.execute(text("SELECT 1"))
+            waiter = asyncio.create_task(use("waiter"))
+            await asyncio.sleep(0.05)  # the waiter is queued for the only connection
+            event.listen(engine.sync_engine.pool, "checkin", arrive)
+        await asyncio.gather(waiter)
+        await asyncio.gather(*newcomers)
+        assert order[0] == "waiter", order
     finally:
         await engine.dispose()
