@@ -119,7 +119,9 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
-    _steps: dict[int, tuple[Any, list[tuple[str, Any, PlainField | None]]]]
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._steps: dict[int, tuple[Any, list[tuple[str, Any, PlainField | None]]]] = {}
 
     def steps(
         self, parent_type: GraphQLObjectType, grouped_field_set: Any
@@ -127,10 +129,7 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         """Each response key of a selection with its plain-field plan, if any: worked out
         once per selection and operation (graphql-core hands every item of a list the
         same grouped field set), not once per object."""
-        try:
-            memo = self._steps
-        except AttributeError:
-            memo = self._steps = {}
+        memo = self._steps
         key = id(grouped_field_set)
         found = memo.get(key)
         if found is not None and found[0] is grouped_field_set:
@@ -234,19 +233,13 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         field_details_list: Any,
         position_context: Any,
     ) -> Any:
-        """The field's completed value, or Undefined to take graphql-core's path."""
+        """An object or list field's completed value (leaves are read inline in
+        execute_fields), or Undefined to take graphql-core's path."""
         value = getattr(source, plain.attribute, Undefined)
         if value is Undefined or isinstance(value, Exception):
             return Undefined
         if value is None:
             return Undefined if plain.none_resolves else None
-        if plain.kind == _LEAF:
-            assert plain.coerce is not None
-            try:
-                coerced = plain.coerce(value)
-            except Exception:  # graphql-core's path reports it
-                return Undefined
-            return Undefined if coerced is None or coerced is Undefined else coerced
         object_type = plain.object_type
         assert object_type is not None
         is_type_of = object_type.is_type_of

@@ -120,9 +120,11 @@ class Loaders:
             order_ids = [row.id for page in pages for row in page.rows]
             item_lists = await orders.items_by_order_id(conn, order_ids) if order_ids else []
             found: dict[uuid.UUID, products.ProductRecord] = {}
-            product_ids = list({i.product_id: None for items in item_lists for i in items})
-            if with_products and product_ids:
-                for record in await products.products_by_id(conn, product_ids):
+            if with_products:
+                product_ids = list({i.product_id: None for items in item_lists for i in items})
+                for record in (
+                    await products.products_by_id(conn, product_ids) if product_ids else []
+                ):
                     if record is not None:
                         found[record.id] = record
             lines = OrderLines(dict(zip(order_ids, item_lists, strict=True)), found)
