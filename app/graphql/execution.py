@@ -9,14 +9,28 @@ fields of a response are such fields: `sku`, `price`, an edge's `cursor` and `no
 by its scalar or enum type, an object has its selection executed straight away. Anything
 unusual (a null where the schema says non-null, a value its type cannot coerce, a value
 of the wrong object type) takes graphql-core's own path, so errors are exactly what they
-would have been. Fields with resolvers, arguments, lists or abstract types always do.
+would have been. A getter that raises (a property) is the field's error, located at the
+field and nulled or propagated as graphql-core does with a resolver's error.
 Per-field middleware (a schema extension with a `resolve` hook) turns the fast path off.
+
+A field is plain, and read directly, only when skipping graphql-core cannot skip
+anything but the machinery:
+- it takes no arguments, and Strawberry built it without field extensions (permission
+  classes are one) or schema directives: those run, or may be read, only inside the
+  resolve machinery;
+- it has no resolver of its own (Strawberry's `is_basic_field`), reads with the default
+  `getattr`, and its GraphQL resolve function is still Strawberry's default one;
+- its type is a scalar, an enum, an object or a list of non-null objects (never an
+  abstract type: Strawberry's exception handlers, which apply to unions only, are never
+  skipped), and an object type's `is_type_of`, if any, is the one Strawberry generates,
+  which ignores the resolve info the fast path does not build.
 
 A resolver field may declare, with `metadata=read_from("attribute")`, an attribute that
 holds its value: a slot a parent's prefetch fills ahead of time, or a cheap property
 computed only when the field is asked for. When the attribute is not None the value is
 taken from it as from a plain field; the resolver runs only when it is None, and must
-then return what the attribute would have held.
+then return what the attribute would have held. The same conditions hold, bar the
+resolver's own.
 """
 
 from __future__ import annotations
@@ -36,7 +50,9 @@ from graphql import (
     Undefined,
 )
 from graphql.pyutils import Path, gather_with_cancel
+from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
+from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
 
 _LEAF = 0
@@ -62,7 +78,7 @@ class PlainField:
     object_type: GraphQLObjectType | None
 
 
-# Strawberry's is_type_of (the only kind in this schema) ignores the resolve info.
+# Only object types whose is_type_of ignores the resolve info are read directly.
 _NO_INFO: Any = None
 
 _PLANS: WeakKeyDictionary[GraphQLObjectType, dict[str, PlainField]] = WeakKeyDictionary()
@@ -75,16 +91,23 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
         plan = {}
         for name, field in parent_type.fields.items():
             definition = field.extensions.get("strawberry-definition")
-            if not isinstance(definition, StrawberryField) or field.args:
+            if (
+                not isinstance(definition, StrawberryField)
+                or field.args
+                or definition.extensions
+                or definition.permission_classes
+                or definition.directives
+            ):
                 continue
             metadata: dict[str, Any] = dict(definition.metadata or {})
             attribute: str | None = metadata.get(_PREFETCHED)
             # A prefetched attribute left None means "not prefetched": the resolver runs.
             empty_means_resolve = attribute is not None
             if attribute is None:
-                if (
-                    not getattr(field.resolve, "_is_default", False)
-                    or definition.default_resolver is not getattr
+                if not (
+                    definition.is_basic_field
+                    and definition.default_resolver is getattr
+                    and is_default_resolver(field.resolve)
                 ):
                     continue
                 attribute = definition.python_name
@@ -99,12 +122,13 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
                     named.coerce_output_value,
                     None,
                 )
-            elif isinstance(named, GraphQLObjectType):
+            elif isinstance(named, GraphQLObjectType) and _is_type_of_ignores_info(named):
                 plan[name] = PlainField(attribute, _OBJECT, none_resolves, field.type, None, named)
             elif (
                 isinstance(named, GraphQLList)
                 and isinstance(named.of_type, GraphQLNonNull)
                 and isinstance(named.of_type.of_type, GraphQLObjectType)
+                and _is_type_of_ignores_info(named.of_type.of_type)
             ):
                 plan[name] = PlainField(
                     attribute,
@@ -116,6 +140,14 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
                 )
         _PLANS[parent_type] = plan
     return plan
+
+
+def _is_type_of_ignores_info(object_type: GraphQLObjectType) -> bool:
+    """No is_type_of, or the one Strawberry generates (a type's own may read the info)."""
+    if object_type.is_type_of is None:
+        return True
+    definition = object_type.extensions.get("strawberry-definition")
+    return isinstance(definition, StrawberryObjectDefinition) and definition.is_type_of is None
 
 
 class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
@@ -167,8 +199,21 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                 if plain is not None:
                     if plain.kind == _LEAF:
                         # Inlined for speed: the commonest field of all.
-                        value = getattr(source_value, plain.attribute, None)
-                        if value is not None:
+                        try:
+                            # Undefined (no such attribute, or a getter's AttributeError,
+                            # which looks the same) takes graphql-core's path.
+                            value = getattr(source_value, plain.attribute, Undefined)
+                        except Exception as error:
+                            self._getter_failed(
+                                error, plain, parent_type, path, response_name, field_details_list
+                            )
+                            results[response_name] = None
+                            continue
+                        if value is None:
+                            if not plain.none_resolves:
+                                results[response_name] = None
+                                continue
+                        elif value is not Undefined:
                             try:
                                 result = plain.coerce(value)  # type: ignore[misc]
                             except Exception:  # graphql-core's path reports it
@@ -178,9 +223,6 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
                                     results[response_name] = result
                                     continue
                                 result = Undefined
-                        elif not plain.none_resolves and hasattr(source_value, plain.attribute):
-                            results[response_name] = None
-                            continue
                     else:
                         result = self._read_plain(
                             plain,
@@ -235,7 +277,11 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
     ) -> Any:
         """An object or list field's completed value (leaves are read inline in
         execute_fields), or Undefined to take graphql-core's path."""
-        value = getattr(source, plain.attribute, Undefined)
+        try:
+            value = getattr(source, plain.attribute, Undefined)
+        except Exception as error:
+            self._getter_failed(error, plain, parent_type, path, response_name, field_details_list)
+            return None
         if value is Undefined or isinstance(value, Exception):
             return Undefined
         if value is None:
@@ -274,6 +320,21 @@ class PlainFieldsExecutionContext(StrawberryGraphQLCoreExecutionContext):
         if self.is_awaitable(completed):
             return self._await_completed(completed, plain, field_details_list, field_path)
         return completed
+
+    def _getter_failed(
+        self,
+        error: Exception,
+        plain: PlainField,
+        parent_type: GraphQLObjectType,
+        path: Path | None,
+        response_name: str,
+        field_details_list: Any,
+    ) -> None:
+        """A raising getter is the field's error, as a raising resolver's is in
+        graphql-core: located at the field and collected (the caller nulls the field), or
+        raised on to the nearest nullable parent when the field is non-null."""
+        field_path = Path(path, response_name, parent_type.name)
+        self.handle_field_error(error, plain.return_type, field_details_list, field_path)
 
     def _complete_items(
         self,
