@@ -17,7 +17,7 @@ import jwt
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.auth.tokens import PREFIX, find_token
+from app.auth.api_tokens import PREFIX, find_token
 from app.auth.viewer import ANONYMOUS, Viewer
 from app.db.engine import connect
 from app.db.identity import api_tokens
