@@ -9,11 +9,12 @@ AUTH_CACHE_SECONDS in this process (revoking through this process takes effect a
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import jwt
+from cachetools import TTLCache
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,13 +27,19 @@ from app.errors import Unauthenticated
 from app.settings import Settings
 
 TOUCH_EVERY = timedelta(minutes=1)
+# Credentials kept checked at once; beyond this the oldest are forgotten first.
+CACHE_SIZE = 10_000
 
 
 class Authenticator:
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         self.settings = settings
         self.engine = engine
-        self._cache: dict[str, tuple[float, Viewer]] = {}
+        self._cache: TTLCache[str, Viewer] | None = (
+            TTLCache(maxsize=CACHE_SIZE, ttl=settings.auth_cache_seconds)
+            if settings.auth_cache_seconds > 0
+            else None
+        )
 
     async def viewer(self, authorization: str | None) -> Viewer:
         if not authorization:
@@ -41,31 +48,31 @@ class Authenticator:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise Unauthenticated("Authorization must be `Bearer <token>`.")
-        cached = self._cache.get(credential)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            return _unexpired(cached[1])
+        cached = self._cache.get(credential) if self._cache is not None else None
+        if cached is not None:
+            return _unexpired(cached)
         if credential.startswith(PREFIX):
             viewer = await self._api_token(credential)
         else:
             viewer = await self._jwt(credential)
-        if self.settings.auth_cache_seconds > 0:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[credential] = (now + self.settings.auth_cache_seconds, viewer)
+        if self._cache is not None:
+            self._cache[credential] = viewer
         return viewer
 
     def forget_token(self, token_id: uuid.UUID) -> None:
         """Drop a revoked token from this process's cache at once."""
-        for key, (_, viewer) in list(self._cache.items()):
-            if viewer.token_id == token_id:
-                del self._cache[key]
+        self._forget(lambda viewer: viewer.token_id == token_id)
 
     def forget_user(self, user_id: uuid.UUID) -> None:
         """Drop every cached credential of a user whose role changed or who was deleted."""
-        for key, (_, viewer) in list(self._cache.items()):
-            if viewer.user_id == user_id:
-                del self._cache[key]
+        self._forget(lambda viewer: viewer.user_id == user_id)
+
+    def _forget(self, matches: Callable[[Viewer], bool]) -> None:
+        if self._cache is None:
+            return
+        for key, viewer in list(self._cache.items()):
+            if matches(viewer):
+                self._cache.pop(key, None)
 
     async def _api_token(self, token: str) -> Viewer:
         async with connect(self.engine) as conn:
