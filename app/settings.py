@@ -51,7 +51,13 @@ class Settings(BaseSettings):
     jwt_audience: str | None = Field(default=None, description="Required JWT `aud`.")
     jwt_issuer: str | None = Field(default=None, description="Required JWT `iss`.")
     jwt_email_claim: str = Field(
-        default="email", description="JWT claim that names the user by email."
+        default="email",
+        description="JWT claim whose email binds a new (iss, sub) to the user with it.",
+    )
+    jwt_require_email_verified: bool = Field(
+        default=True,
+        description="A JWT without `email_verified` binds nothing; false trusts its email "
+        "when the claim is absent (an explicit false is always refused).",
     )
     auth_cache_seconds: float = Field(
         default=5.0,

@@ -1,38 +1,57 @@
 """Turn an Authorization header into a Viewer, or say exactly why not.
 
 Bearer og_... is an API token; any other bearer is a JWT when JWT_SECRET or
-JWT_PUBLIC_KEY is set. Bad credentials are UNAUTHENTICATED with a reason, never a
-silent downgrade to anonymous. A checked credential is trusted for
-AUTH_CACHE_SECONDS in this process (revoking through this process takes effect at once).
+JWT_PUBLIC_KEY is set, and is the user its (iss, sub) is bound to (app.auth.identities).
+Bad credentials are UNAUTHENTICATED with a reason, never a silent downgrade to
+anonymous. A checked credential is trusted for AUTH_CACHE_SECONDS in this process
+(revoking through this process takes effect at once).
 """
 
 from __future__ import annotations
 
 import dataclasses
-import time
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any, TypeGuard
 
 import jwt
+from cachetools import TTLCache
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.auth.tokens import PREFIX, find_token
+from app.auth.api_tokens import PREFIX, find_token
+from app.auth.identities import (
+    Identity,
+    Refusal,
+    bind_identity,
+    find_bound_user,
+    touch_identity,
+)
 from app.auth.viewer import ANONYMOUS, Viewer
 from app.db.engine import connect
 from app.db.identity import api_tokens
 from app.db.users import users
 from app.errors import Unauthenticated
+from app.services.writes import transaction
 from app.settings import Settings
 
 TOUCH_EVERY = timedelta(minutes=1)
+# Credentials kept checked at once; beyond this the oldest are forgotten first.
+CACHE_SIZE = 10_000
 
 
 class Authenticator:
     def __init__(self, settings: Settings, engine: AsyncEngine) -> None:
         self.settings = settings
         self.engine = engine
-        self._cache: dict[str, tuple[float, Viewer]] = {}
+        # Binding an identity on first use is a write of its own, with its audit record.
+        self._writer = engine.execution_options(isolation_level="READ COMMITTED")
+        self._cache: TTLCache[str, Viewer] | None = (
+            TTLCache(maxsize=CACHE_SIZE, ttl=settings.auth_cache_seconds)
+            if settings.auth_cache_seconds > 0
+            else None
+        )
 
     async def viewer(self, authorization: str | None) -> Viewer:
         if not authorization:
@@ -41,31 +60,31 @@ class Authenticator:
         credential = credential.strip()
         if scheme.lower() != "bearer" or not credential:
             raise Unauthenticated("Authorization must be `Bearer <token>`.")
-        cached = self._cache.get(credential)
-        now = time.monotonic()
-        if cached is not None and cached[0] > now:
-            return _unexpired(cached[1])
+        cached = self._cache.get(credential) if self._cache is not None else None
+        if cached is not None:
+            return _unexpired(cached)
         if credential.startswith(PREFIX):
             viewer = await self._api_token(credential)
         else:
             viewer = await self._jwt(credential)
-        if self.settings.auth_cache_seconds > 0:
-            if len(self._cache) > 10_000:
-                self._cache.clear()
-            self._cache[credential] = (now + self.settings.auth_cache_seconds, viewer)
+        if self._cache is not None:
+            self._cache[credential] = viewer
         return viewer
 
     def forget_token(self, token_id: uuid.UUID) -> None:
         """Drop a revoked token from this process's cache at once."""
-        for key, (_, viewer) in list(self._cache.items()):
-            if viewer.token_id == token_id:
-                del self._cache[key]
+        self._forget(lambda viewer: viewer.token_id == token_id)
 
     def forget_user(self, user_id: uuid.UUID) -> None:
         """Drop every cached credential of a user whose role changed or who was deleted."""
-        for key, (_, viewer) in list(self._cache.items()):
-            if viewer.user_id == user_id:
-                del self._cache[key]
+        self._forget(lambda viewer: viewer.user_id == user_id)
+
+    def _forget(self, matches: Callable[[Viewer], bool]) -> None:
+        if self._cache is None:
+            return
+        for key, viewer in list(self._cache.items()):
+            if matches(viewer):
+                self._cache.pop(key, None)
 
     async def _api_token(self, token: str) -> Viewer:
         async with connect(self.engine) as conn:
@@ -104,7 +123,7 @@ class Authenticator:
                 audience=settings.jwt_audience,
                 issuer=settings.jwt_issuer,
                 options={
-                    "require": ["exp"],
+                    "require": ["exp", "sub"],
                     "verify_aud": settings.jwt_audience is not None,
                     "verify_iss": settings.jwt_issuer is not None,
                 },
@@ -119,22 +138,71 @@ class Authenticator:
             raise Unauthenticated(f"The JWT lacks the `{exc.claim}` claim.") from None
         except jwt.InvalidTokenError as exc:
             raise Unauthenticated(f"The JWT is not valid: {exc}.") from None
-        email = claims.get(settings.jwt_email_claim)
-        if not isinstance(email, str) or not email or len(email) > 254 or "\x00" in email:
-            raise Unauthenticated(f"The JWT lacks a usable `{settings.jwt_email_claim}` claim.")
+        identity = _identity(claims, settings)
         try:
             expires_at = datetime.fromtimestamp(claims["exp"], UTC)
         except (OverflowError, OSError, ValueError, TypeError):
             raise Unauthenticated("The JWT's exp is out of range.") from None
         async with connect(self.engine) as conn:
-            row = (
-                await conn.execute(
-                    select(users.c.id, users.c.role).where(users.c.email == email.strip().lower())
-                )
-            ).first()
-        if row is None:
-            raise Unauthenticated("The JWT names no user of this API.")
-        return Viewer(user_id=row.id, role=row.role, expires_at=expires_at)
+            bound = await find_bound_user(conn, identity)
+            now = datetime.now(UTC)
+            if bound is not None and now - bound.last_seen_at > TOUCH_EVERY:
+                await touch_identity(conn, identity, now=now)
+        if bound is None:
+            email = _verified_email(claims, settings)
+            async with transaction(self._writer) as conn:
+                outcome = await bind_identity(conn, identity, email=email)
+            if isinstance(outcome, Refusal):
+                raise Unauthenticated(REFUSALS[outcome])
+            bound = outcome
+        return Viewer(user_id=bound.user_id, role=bound.role, expires_at=expires_at)
+
+
+REFUSALS = {
+    Refusal.NO_USER: "The JWT names no user of this API.",
+    Refusal.EMAIL_NOT_TRUSTED: "The user with the JWT's email set that address themselves and "
+    "it is not verified here; ask an admin to confirm it before signing in.",
+    Refusal.ISSUER_TAKEN: "The user with the JWT's email already signs in with another identity "
+    "from this issuer; ask an admin.",
+}
+
+
+def _identity(claims: dict[str, Any], settings: Settings) -> Identity:
+    """(iss, sub). Without JWT_ISSUER the token's own iss names the issuer, and one
+    without iss is under the empty issuer: whoever holds the key decides either way."""
+    issuer = settings.jwt_issuer if settings.jwt_issuer is not None else claims.get("iss", "")
+    if not _usable(issuer, allow_empty=True):
+        raise Unauthenticated("The JWT's `iss` claim is not a usable string.")
+    subject = claims.get("sub")
+    if not _usable(subject):
+        raise Unauthenticated("The JWT's `sub` claim is not a usable string.")
+    return Identity(issuer=issuer, subject=subject)
+
+
+def _verified_email(claims: dict[str, Any], settings: Settings) -> str:
+    """The email that may bind a new identity: present, usable, and verified."""
+    email = claims.get(settings.jwt_email_claim)
+    if not _usable(email, max_length=254):
+        raise Unauthenticated(f"The JWT lacks a usable `{settings.jwt_email_claim}` claim.")
+    verified = claims.get("email_verified")
+    if verified is None and settings.jwt_require_email_verified:
+        raise Unauthenticated(
+            "The JWT does not say its email is verified (no `email_verified` claim), so it "
+            "cannot sign in for the first time."
+        )
+    # Some providers send the string "true"; anything else but JSON true is not verified.
+    if verified is not None and verified is not True and verified != "true":
+        raise Unauthenticated("The JWT's email is not verified (`email_verified`).")
+    return email.strip().lower()
+
+
+def _usable(value: object, *, max_length: int = 255, allow_empty: bool = False) -> TypeGuard[str]:
+    return (
+        isinstance(value, str)
+        and (allow_empty or bool(value.strip()))
+        and len(value) <= max_length
+        and "\x00" not in value
+    )
 
 
 def _unexpired(viewer: Viewer) -> Viewer:

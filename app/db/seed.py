@@ -136,7 +136,10 @@ async def seed(
     spec.check()
     if truncate:
         await conn.execute(
-            text("TRUNCATE order_items, order_requests, orders, api_tokens, products, users")
+            text(
+                "TRUNCATE order_items, order_requests, orders, api_tokens, user_identities, "
+                "products, users"
+            )
         )
     elif not await is_empty(conn):
         raise DatabaseNotEmpty("the database already has data; pass --truncate to replace it")
@@ -175,7 +178,7 @@ _PRODUCT_COLUMNS = [
     "created_at",
     "updated_at",
 ]
-_USER_COLUMNS = ["id", "email", "name", "role", "created_at", "updated_at"]
+_USER_COLUMNS = ["id", "email", "name", "role", "created_at", "updated_at", "email_verified_at"]
 _ORDER_COLUMNS = ["id", "user_id", "status", "total", "created_at", "updated_at"]
 _ITEM_COLUMNS = ["id", "order_id", "product_id", "quantity", "unit_price", "line"]
 
@@ -198,11 +201,11 @@ def _products(rng: random.Random, count: int) -> Iterator[tuple[Any, ...]]:
 
 
 def _people(rng: random.Random, count: int) -> Iterator[tuple[Any, ...]]:
-    yield (_uuid(rng), ADMIN_EMAIL, "Admin", "admin", EPOCH, EPOCH)
+    yield (_uuid(rng), ADMIN_EMAIL, "Admin", "admin", EPOCH, EPOCH, EPOCH)
     for index in range(count):
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(LAST_NAMES)}"
         created = EPOCH + timedelta(minutes=index + 1)
-        yield (_uuid(rng), f"user{index:06d}@example.com", name, "user", created, created)
+        yield (_uuid(rng), f"user{index:06d}@example.com", name, "user", created, created, created)
 
 
 def _order(

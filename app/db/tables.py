@@ -6,6 +6,7 @@ from app.db.identity import api_tokens
 from app.db.metadata import metadata
 from app.db.orders import order_items, order_requests, orders
 from app.db.products import products
+from app.db.user_identities import user_identities
 from app.db.users import users
 
 __all__ = [
@@ -18,5 +19,6 @@ __all__ = [
     "orders",
     "outbox",
     "products",
+    "user_identities",
     "users",
 ]

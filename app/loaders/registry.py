@@ -11,7 +11,7 @@ from typing import Any, Generic, TypeVar
 from aiodataloader import DataLoader
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
-from app.auth import tokens
+from app.auth import api_tokens
 from app.db.engine import connect
 from app.queries import orders, products, stats, users
 from app.queries.keyset import Page, Window
@@ -82,8 +82,8 @@ class Loaders:
         return self._memo(("items_by_order_id",), orders.items_by_order_id)
 
     @property
-    def tokens_by_user_id(self) -> Loader[uuid.UUID, list[tokens.ApiTokenRecord]]:
-        return self._memo(("tokens_by_user_id",), tokens.tokens_by_user_id)
+    def tokens_by_user_id(self) -> Loader[uuid.UUID, list[api_tokens.ApiTokenRecord]]:
+        return self._memo(("tokens_by_user_id",), api_tokens.tokens_by_user_id)
 
     @property
     def order_stats_by_user_id(self) -> Loader[uuid.UUID, stats.OrderStats]:

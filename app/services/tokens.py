@@ -11,7 +11,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import policy
-from app.auth.tokens import TOKEN_COLUMNS, ApiTokenRecord, new_token, token_hash
+from app.auth.api_tokens import TOKEN_COLUMNS, ApiTokenRecord, new_token, token_hash
 from app.db.identity import api_tokens
 from app.db.users import users
 from app.errors import InvalidInput, NotFound

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import Any, Literal
 
 from sqlalchemy import delete, exists, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -43,7 +43,12 @@ async def create_user(conn: AsyncConnection, *, actor: Actor, data: NewUser) -> 
     policy.require_admin(actor.viewer, to="create users")
     try:
         row = (
-            await conn.execute(insert(users).values(**data.model_dump()).returning(*COLUMNS))
+            await conn.execute(
+                # An admin vouches for the address they give (it may bind a JWT identity).
+                insert(users)
+                .values(**data.model_dump(), email_verified_at=func.now())
+                .returning(*COLUMNS)
+            )
         ).one()
     except IntegrityError as exc:
         raise invalid_from_constraint(exc, _CONSTRAINTS) or exc from None
@@ -79,6 +84,8 @@ async def update_user(
     before = await locked_row(
         conn, users, user_id, expected_version=expected_version, entity="user"
     )
+    if "email" in values:
+        values["email_verified_at"] = _email_verified_at(actor, before.email, values["email"])
     try:
         row = (
             await conn.execute(
@@ -105,6 +112,18 @@ async def update_user(
         changed_fields=changed,
     )
     return user
+
+
+def _email_verified_at(actor: Actor, old: str, new: str) -> Any:
+    """What users.email_verified_at becomes when `actor` sets the email from old to new.
+
+    An admin's address is trusted, even one unchanged (that is how an admin confirms an
+    address a user set). One a user gave themselves is not: it may be someone else's, and
+    a trusted address is what binds a new JWT identity to this account.
+    """
+    if actor.viewer.is_admin:
+        return func.now()
+    return users.c.email_verified_at if new == old else None
 
 
 async def delete_user(

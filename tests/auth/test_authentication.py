@@ -261,10 +261,12 @@ async def test_last_used_at_is_set_when_a_token_is_used(api: Api, engine: AsyncE
 
 
 def claims(**changes: Any) -> dict[str, Any]:
-    """Valid claims for the admin; a change to None leaves that claim out."""
+    """Valid claims for the admin; a change to None leaves that claim out. The subject is
+    the email's unless given (a subject is bound to the first user it signs in as)."""
     base: dict[str, Any] = {
-        "sub": "idp|42",
+        "sub": f"idp|{changes.get('email', ADMIN)}",
         "email": ADMIN,
+        "email_verified": True,
         "exp": int(time.time()) + 300,
         "iat": int(time.time()),
         "aud": AUDIENCE,
@@ -291,7 +293,7 @@ async def hs_api(seeded_url: str) -> AsyncIterator[Api]:
 
 
 @pytest.mark.parametrize(("email", "role"), [(ADMIN, "ADMIN"), (MEMBER, "USER")])
-async def test_hs256_jwt_authenticates_the_user_its_email_names(
+async def test_hs256_jwt_authenticates_the_user_its_verified_email_names(
     hs_api: Api, engine: AsyncEngine, email: str, role: str
 ) -> None:
     data = await hs_api.as_(hs256(claims(email=email))).data(VIEWER)
@@ -312,6 +314,8 @@ async def test_hs256_jwt_authenticates_the_user_its_email_names(
         pytest.param(hs256(claims(iss="https://evil.example.com/")), "iss", id="wrong-iss"),
         pytest.param(hs256(claims(iss=None)), "iss", id="no-iss"),
         pytest.param(hs256(claims(), OTHER_SECRET), "signature", id="bad-signature"),
+        pytest.param(hs256(claims(sub=None)), "sub", id="no-sub"),
+        pytest.param(hs256(claims(sub="")), "sub", id="empty-sub"),
         pytest.param(hs256(claims(email=None)), "email", id="no-email"),
         pytest.param(hs256(claims(email="")), "email", id="empty-email"),
         pytest.param(hs256(claims(email="nobody@example.com")), "user", id="no-such-user"),

@@ -1,8 +1,9 @@
-"""Alembic: revision 1 goes up and down cleanly and matches the table definitions."""
+"""Alembic: the revisions go up and down cleanly and match the table definitions."""
 
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import pytest
@@ -33,7 +34,9 @@ async def test_upgrade_downgrade_upgrade(empty_url: str) -> None:
     await asyncio.to_thread(migrate.downgrade, empty_url, "base")
     assert await table_names(empty_url) == {"alembic_version"}
     await asyncio.to_thread(migrate.upgrade, empty_url)
-    assert {"users", "products", "orders", "order_items"} <= await table_names(empty_url)
+    assert {"users", "products", "orders", "order_items", "user_identities"} <= await table_names(
+        empty_url
+    )
 
 
 async def test_migrations_match_the_table_definitions(empty_url: str) -> None:
@@ -92,3 +95,52 @@ async def test_database_refuses_invalid_rows(empty_url: str) -> None:
                     await conn.execute(text(statement))
     finally:
         await engine.dispose()
+
+
+async def test_revision_0004_distrusts_only_emails_users_last_set_themselves(
+    empty_url: str,
+) -> None:
+    """An address a user gave themselves before identities were bound may be someone
+    else's; every other existing address stays trusted."""
+    await asyncio.to_thread(migrate.downgrade, empty_url, "0003")
+    engine = create_async_engine(empty_url)
+    ids = {name: uuid.uuid4() for name in ("seeded", "self_set", "admin_set_after")}
+    changes = '{"email": {"before": "a@x.com", "after": "b@x.com"}}'
+    try:
+        async with engine.begin() as conn:
+            for name, user_id in ids.items():
+                await conn.execute(
+                    text("INSERT INTO users (id, email, name) VALUES (:id, :email, 'x')"),
+                    {"id": user_id, "email": f"{name}@example.com"},
+                )
+            admin = uuid.uuid4()
+            trail = [
+                ("self_set", "user", "self", "2026-01-01"),
+                ("admin_set_after", "user", "self", "2026-01-01"),
+                ("admin_set_after", "user", "admin", "2026-01-02"),
+            ]
+            for name, kind, who, day in trail:
+                await conn.execute(
+                    text(
+                        "INSERT INTO audit_events (occurred_at, actor_id, actor_kind, action, "
+                        "entity_type, entity_id, changes) VALUES "
+                        "(CAST(:day AS text)::timestamptz, :actor, :kind, 'user.updated', 'User', "
+                        ":id, CAST(:changes AS jsonb))"
+                    ),
+                    {
+                        "day": day,
+                        "actor": ids[name] if who == "self" else admin,
+                        "kind": kind,
+                        "id": ids[name],
+                        "changes": changes,
+                    },
+                )
+        await asyncio.to_thread(migrate.upgrade, empty_url)
+        async with engine.connect() as conn:
+            rows = await conn.execute(
+                text("SELECT id, email_verified_at IS NOT NULL AS trusted FROM users")
+            )
+            trusted = {row.id: row.trusted for row in rows}
+    finally:
+        await engine.dispose()
+    assert trusted == {ids["seeded"]: True, ids["self_set"]: False, ids["admin_set_after"]: True}

@@ -6,7 +6,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth import policy
-from app.auth.tokens import ApiTokenRecord
+from app.auth.api_tokens import ApiTokenRecord
 from app.graphql.context import Info
 from app.graphql.payloads import InputError, write
 from app.graphql.relay import pk_of

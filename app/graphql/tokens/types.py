@@ -7,7 +7,7 @@ from datetime import datetime
 
 import strawberry
 
-from app.auth.tokens import ApiTokenRecord
+from app.auth.api_tokens import ApiTokenRecord
 from app.graphql.relay import Node
 
 

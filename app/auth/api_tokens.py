@@ -1,4 +1,4 @@
-"""API tokens: made, stored as a hash, looked up."""
+"""API token secrets: made, stored only as a hash, looked up by it."""
 
 from __future__ import annotations
 
