@@ -86,6 +86,14 @@ class Loaders:
         return self._memo(("tokens_by_user_id",), tokens.tokens_by_user_id)
 
     @property
+    def token_by_id(self) -> Loader[uuid.UUID, tokens.ApiTokenRecord | None]:
+        return self._memo(("token_by_id",), tokens.tokens_by_id)
+
+    @property
+    def audit_event_by_id(self) -> Loader[uuid.UUID, audit.AuditRecord | None]:
+        return self._memo(("audit_event_by_id",), audit.audit_events_by_id)
+
+    @property
     def order_stats_by_user_id(self) -> Loader[uuid.UUID, stats.OrderStats]:
         return self._memo(("order_stats_by_user_id",), stats.order_stats_by_user_id)
 

@@ -12,7 +12,7 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.audit import audit_events
-from app.queries.filters import TimeRange, time_range
+from app.queries.filters import TimeRange, one_of, time_range
 from app.queries.keyset import Page, SortKey, Window, apply_window, to_page
 from app.queries.lateral import PagesByParent
 
@@ -62,6 +62,14 @@ def conditions(where: AuditFilter | None) -> list[ColumnElement[bool]]:
     if where.hidden_actions:
         result.append(audit_events.c.action.not_in(where.hidden_actions))
     return result
+
+
+async def audit_events_by_id(
+    conn: AsyncConnection, ids: Sequence[uuid.UUID]
+) -> list[AuditRecord | None]:
+    rows = await conn.execute(select(*COLUMNS).where(one_of(audit_events.c.id, ids)))
+    found = {row[0]: AuditRecord(*row) for row in rows}
+    return [found.get(event_id) for event_id in ids]
 
 
 async def audit_page(
