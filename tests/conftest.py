@@ -91,22 +91,27 @@ _REQUEST: ContextVar[int | None] = ContextVar("test_request", default=None)
 _REQUEST_IDS = itertools.count(1)
 
 
-def tag_requests(app: ASGIApp) -> ASGIApp:
-    """`app`, with every request it serves tagged for `StatementLog`."""
+class TaggedRequests:
+    """`app`, with every request it serves tagged for `StatementLog`; anything else
+    (`state`, which some tests read) is the app's own."""
 
-    async def tagged(scope: Scope, receive: Receive, send: Send) -> None:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         token = _REQUEST.set(next(_REQUEST_IDS))
         try:
-            await app(scope, receive, send)
+            await self.app(scope, receive, send)
         finally:
             _REQUEST.reset(token)
 
-    return tagged
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
 
 
 class StatementLog:
     """The SQL statements the app's engine sends on behalf of requests (see
-    `tag_requests`); background work (the relay's and broker's polls) is not counted."""
+    `TaggedRequests`); background work (the relay's and broker's polls) is not counted."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
@@ -204,7 +209,7 @@ async def running_app(url: str, *, as_admin: bool = True, **overrides: Any) -> A
             token = await token_for(url, ADMIN_EMAIL)
     async with app.router.lifespan_context(app):
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", statements)
-        transport = httpx.ASGITransport(app=tag_requests(app))
+        transport = httpx.ASGITransport(app=TaggedRequests(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Api(client, statements, url, token)
 

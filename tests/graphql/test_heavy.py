@@ -11,7 +11,7 @@ from sqlalchemy import event, text
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.types import Receive, Scope, Send
 
-from tests.conftest import Api, StatementLog, tag_requests
+from tests.conftest import Api, StatementLog, TaggedRequests
 from tests.graphql.operations import HEAVY
 from tests.helpers import pk
 
@@ -131,7 +131,7 @@ async def test_statement_counts_leave_out_background_work(seeded_url: str) -> No
 
     poller = asyncio.create_task(poll())
     try:
-        transport = httpx.ASGITransport(app=tag_requests(app))
+        transport = httpx.ASGITransport(app=TaggedRequests(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             for _ in range(3):
                 await client.get("/")
