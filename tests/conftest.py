@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import itertools
 from collections.abc import AsyncIterator, Iterator
+from contextvars import ContextVar
 from typing import Any
 
 import httpx
@@ -13,6 +15,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import NoResultFound
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db import migrate
 from app.db.seed import ADMIN_EMAIL, SeedSpec, seed
@@ -80,14 +83,42 @@ async def engine(seeded_url: str) -> AsyncIterator[AsyncEngine]:
     await engine.dispose()
 
 
+# The test client's request a statement belongs to, if any. Set around each request the
+# client sends; tasks started inside the request (loader batches) copy it, and SQLAlchemy
+# hands it on to the greenlet that runs the cursor. The relay and the broker start in the
+# lifespan, outside every request, so their polls carry no request.
+_REQUEST: ContextVar[int | None] = ContextVar("test_request", default=None)
+_REQUEST_IDS = itertools.count(1)
+
+
+class TaggedRequests:
+    """`app`, with every request it serves tagged for `StatementLog`; anything else
+    (`state`, which some tests read) is the app's own."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        token = _REQUEST.set(next(_REQUEST_IDS))
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            _REQUEST.reset(token)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.app, name)
+
+
 class StatementLog:
-    """Counts the SQL statements the app's engine sends."""
+    """The SQL statements the app's engine sends on behalf of requests (see
+    `TaggedRequests`); background work (the relay's and broker's polls) is not counted."""
 
     def __init__(self) -> None:
         self.statements: list[str] = []
 
     def __call__(self, conn: Any, cursor: Any, statement: str, *args: Any) -> None:
-        self.statements.append(statement)
+        if _REQUEST.get() is not None:
+            self.statements.append(statement)
 
     def clear(self) -> None:
         self.statements.clear()
@@ -178,7 +209,7 @@ async def running_app(url: str, *, as_admin: bool = True, **overrides: Any) -> A
             token = await token_for(url, ADMIN_EMAIL)
     async with app.router.lifespan_context(app):
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", statements)
-        transport = httpx.ASGITransport(app=app)
+        transport = httpx.ASGITransport(app=TaggedRequests(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
             yield Api(client, statements, url, token)
 

@@ -81,3 +81,11 @@ async def tokens_by_user_id(
     for row in rows:
         grouped[row.user_id].append(ApiTokenRecord(*row))
     return [grouped[user_id] for user_id in user_ids]
+
+
+async def tokens_by_id(
+    conn: AsyncConnection, ids: Sequence[uuid.UUID]
+) -> list[ApiTokenRecord | None]:
+    rows = await conn.execute(select(*TOKEN_COLUMNS).where(one_of(api_tokens.c.id, ids)))
+    found = {row.id: ApiTokenRecord(*row) for row in rows}
+    return [found.get(token_id) for token_id in ids]

@@ -1,5 +1,10 @@
 """Root connections: arguments -> window -> one page query, count on demand.
 
+Only for fields of Query: each call reads on a connection of its own. A connection under
+a parent (User.orders, history) goes through a per-argument loader over
+app.queries.lateral.PagesByParent instead, so a level of parents shares one statement;
+tests/graphql/test_nested_connections.py fails for any that does not.
+
 No `from __future__ import annotations` here: `list_field` builds a resolver whose
 argument types are only known at run time, so its annotations must be real objects.
 """

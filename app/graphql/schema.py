@@ -28,7 +28,7 @@ from app.graphql.context import Context
 from app.graphql.errors import ErrorCodes
 from app.graphql.events.subscriptions import Subscription
 from app.graphql.execution import PlainFieldsExecutionContext
-from app.graphql.node import NodeQuery
+from app.graphql.node import NodeQuery, node_registry
 from app.graphql.orders.mutations import OrderMutation
 from app.graphql.orders.queries import OrderQuery
 from app.graphql.products.mutations import ProductMutation
@@ -163,7 +163,7 @@ def build_schema(settings: Settings) -> Schema:
         ValidatedDocuments,
         ErrorCodes,
     ]
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -171,6 +171,8 @@ def build_schema(settings: Settings) -> Schema:
         config=StrawberryConfig(scalar_map={Money: MONEY}),
         execution_context_class=PlainFieldsExecutionContext,
     )
+    node_registry(schema._schema)  # refuses a Node type that node() cannot fetch
+    return schema
 
 
 def print_schema(settings: Settings) -> str:

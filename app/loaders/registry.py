@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth import api_tokens
 from app.db.engine import connect
-from app.queries import orders, products, stats, users
+from app.queries import audit, orders, products, stats, users
 from app.queries.keyset import Page, Window
 
 K = TypeVar("K")
@@ -86,6 +86,14 @@ class Loaders:
         return self._memo(("tokens_by_user_id",), api_tokens.tokens_by_user_id)
 
     @property
+    def token_by_id(self) -> Loader[uuid.UUID, tokens.ApiTokenRecord | None]:
+        return self._memo(("token_by_id",), tokens.tokens_by_id)
+
+    @property
+    def audit_event_by_id(self) -> Loader[uuid.UUID, audit.AuditRecord | None]:
+        return self._memo(("audit_event_by_id",), audit.audit_events_by_id)
+
+    @property
     def order_stats_by_user_id(self) -> Loader[uuid.UUID, stats.OrderStats]:
         return self._memo(("order_stats_by_user_id",), stats.order_stats_by_user_id)
 
@@ -133,6 +141,24 @@ class Loaders:
         return self._memo(
             ("orders_page_with_lines_by_user_id", where, window, with_products), fetch
         )
+
+    def audit_page_by_entity_id(
+        self, where: audit.AuditFilter | None, window: Window
+    ) -> Loader[uuid.UUID, Page[audit.AuditRecord]]:
+        """Pages of each object's history; one loader (one statement) per argument set."""
+
+        async def fetch(
+            conn: AsyncConnection, keys: Sequence[uuid.UUID]
+        ) -> list[Page[audit.AuditRecord]]:
+            return await audit.audit_pages_by_entity_id(conn, keys, where=where, window=window)
+
+        return self._memo(("audit_page_by_entity_id", where, window), fetch)
+
+    def audit_count_by_entity_id(self, where: audit.AuditFilter | None) -> Loader[uuid.UUID, int]:
+        async def fetch(conn: AsyncConnection, keys: Sequence[uuid.UUID]) -> list[int]:
+            return await audit.count_audit_by_entity_id(conn, keys, where=where)
+
+        return self._memo(("audit_count_by_entity_id", where), fetch)
 
     def sales_by_product_id(self, since: datetime | None) -> Loader[uuid.UUID, stats.SalesStats]:
         async def fetch(conn: AsyncConnection, keys: Sequence[uuid.UUID]) -> list[stats.SalesStats]:

@@ -1,8 +1,9 @@
-"""Reading the audit trail, newest first."""
+"""Reading the audit trail, newest first: the whole trail, or each object's history."""
 
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -11,8 +12,9 @@ from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.audit import audit_events
-from app.queries.filters import TimeRange, time_range
+from app.queries.filters import TimeRange, one_of, time_range
 from app.queries.keyset import Page, SortKey, Window, apply_window, to_page
+from app.queries.lateral import PagesByParent
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +64,14 @@ def conditions(where: AuditFilter | None) -> list[ColumnElement[bool]]:
     return result
 
 
+async def audit_events_by_id(
+    conn: AsyncConnection, ids: Sequence[uuid.UUID]
+) -> list[AuditRecord | None]:
+    rows = await conn.execute(select(*COLUMNS).where(one_of(audit_events.c.id, ids)))
+    found = {row[0]: AuditRecord(*row) for row in rows}
+    return [found.get(event_id) for event_id in ids]
+
+
 async def audit_page(
     conn: AsyncConnection, *, where: AuditFilter | None, window: Window
 ) -> Page[AuditRecord]:
@@ -72,3 +82,31 @@ async def audit_page(
 async def count_audit(conn: AsyncConnection, *, where: AuditFilter | None) -> int:
     stmt = select(func.count()).select_from(audit_events).where(*conditions(where))
     return int((await conn.execute(stmt)).scalar_one())
+
+
+# The history of many objects on one level: one LATERAL statement for every object's
+# page, walking the (entity_id, occurred_at, id) index once per object.
+_BY_ENTITY: PagesByParent[AuditFilter, AuditRecord] = PagesByParent(
+    table=audit_events,
+    columns=COLUMNS,
+    parent=audit_events.c.entity_id,
+    conditions=conditions,
+    build=lambda row: AuditRecord(*row),
+)
+
+
+async def audit_pages_by_entity_id(
+    conn: AsyncConnection,
+    entity_ids: Sequence[uuid.UUID],
+    *,
+    where: AuditFilter | None,
+    window: Window,
+) -> list[Page[AuditRecord]]:
+    """One page of each object's history, in one statement; `where` applies to all."""
+    return await _BY_ENTITY.pages(conn, entity_ids, where=where, window=window)
+
+
+async def count_audit_by_entity_id(
+    conn: AsyncConnection, entity_ids: Sequence[uuid.UUID], *, where: AuditFilter | None
+) -> list[int]:
+    return await _BY_ENTITY.counts(conn, entity_ids, where=where)

@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
 
-from sqlalchemy import (
-    ColumnElement,
-    Select,
-    TableValuedAlias,
-    bindparam,
-    column,
-    func,
-    select,
-    true,
-)
-from sqlalchemy.dialects.postgresql import ARRAY, UUID
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.orders import order_items, orders
@@ -33,15 +21,8 @@ from app.queries.filters import (
     one_of,
     time_range,
 )
-from app.queries.keyset import (
-    Page,
-    SortKey,
-    Window,
-    apply_window,
-    fetch_order,
-    group_pages,
-    to_page,
-)
+from app.queries.keyset import Page, SortKey, Window, apply_window, to_page
+from app.queries.lateral import PagesByParent
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,10 +54,6 @@ _ITEMS_BY_ORDER_ID = (
     .where(any_key(order_items.c.order_id))
     .order_by(order_items.c.order_id, order_items.c.line)
 )
-# Lateral page statements by (filter, window): built once each, the parents bound at run
-# time (building one costs 0.6 ms, three times running it). Bounded: cursors vary.
-_PAGES: OrderedDict[tuple[OrderFilter | None, Window], Select[Any]] = OrderedDict()
-_PAGES_MAX = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,12 +109,14 @@ async def count_orders(conn: AsyncConnection, *, where: OrderFilter | None) -> i
     return int((await conn.execute(stmt)).scalar_one())
 
 
-def _parents() -> TableValuedAlias:
-    return (
-        func.unnest(bindparam(KEYS, type_=ARRAY(UUID(as_uuid=True))))
-        .table_valued(column("parent_id", UUID(as_uuid=True)), with_ordinality="ordinal")
-        .render_derived(name="parent")
-    )
+# The orders of many users on one level: one LATERAL statement for every user's page.
+_BY_USER: PagesByParent[OrderFilter, OrderRecord] = PagesByParent(
+    table=orders,
+    columns=COLUMNS,
+    parent=orders.c.user_id,
+    conditions=conditions,
+    build=lambda row: OrderRecord(*row),
+)
 
 
 async def orders_pages_by_user_id(
@@ -147,45 +126,14 @@ async def orders_pages_by_user_id(
     where: OrderFilter | None,
     window: Window,
 ) -> list[Page[OrderRecord]]:
-    """One page of orders for each user, in one statement.
-
-    Each user's page is a LATERAL subquery with its own LIMIT, so PostgreSQL walks the
-    (user_id, created_at, id) index once per user and stops after the page.
-    """
-    stmt = _PAGES.get((where, window))
-    if stmt is None:
-        stmt = _PAGES[(where, window)] = _pages_statement(where, window)
-        while len(_PAGES) > _PAGES_MAX:
-            _PAGES.popitem(last=False)
-    rows = await conn.execute(stmt, {KEYS: list(user_ids)})
-    return group_pages(rows.all(), user_ids, window, lambda row: OrderRecord(*row[1:]))
-
-
-def _pages_statement(where: OrderFilter | None, window: Window) -> Select[Any]:
-    parent = _parents()
-    page = apply_window(
-        select(*COLUMNS).where(orders.c.user_id == parent.c.parent_id, *conditions(where)),
-        orders,
-        window,
-    ).lateral("page")
-    return (
-        select(parent.c.parent_id, *page.c)
-        .select_from(parent.join(page, true()))
-        # The order of rows out of a join is not promised; say it.
-        .order_by(parent.c.ordinal, *fetch_order(page.c, window))
-    )
+    """One page of orders for each user, in one statement."""
+    return await _BY_USER.pages(conn, user_ids, where=where, window=window)
 
 
 async def count_orders_by_user_id(
     conn: AsyncConnection, user_ids: Sequence[uuid.UUID], *, where: OrderFilter | None
 ) -> list[int]:
-    stmt = (
-        select(orders.c.user_id, func.count())
-        .where(one_of(orders.c.user_id, user_ids), *conditions(where))
-        .group_by(orders.c.user_id)
-    )
-    counts = {row[0]: int(row[1]) for row in await conn.execute(stmt)}
-    return [counts.get(user_id, 0) for user_id in user_ids]
+    return await _BY_USER.counts(conn, user_ids, where=where)
 
 
 async def items_by_order_id(

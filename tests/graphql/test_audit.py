@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from tests.conftest import Api
 from tests.dbtools import fetch_one, fetch_value
 from tests.graphql.mutations import CREATE_PRODUCT, PLACE_ORDER, UPDATE_PRODUCT
-from tests.helpers import gid
+from tests.helpers import gid, pk
 
 NEW_PRODUCT = {"sku": "A-1", "name": "A", "price": "1"}
 AUDIT = """query($filter: AuditEventFilter, $first: Int) {
@@ -153,3 +153,60 @@ async def test_forged_request_ids_are_replaced(wapi: Api) -> None:
         headers={**wapi.headers, "x-request-id": "x" * 8000},
     )
     assert len(response.headers["x-request-id"]) == 16
+
+
+# Newest first: the products made with a history before the seeded ones without.
+PRODUCT_HISTORIES = """query($first: Int!) {
+  products(first: $first, orderBy: {field: CREATED_AT, direction: DESC}) { edges { node { id
+    history(first: 2) { totalCount pageInfo { hasNextPage }
+      edges { node { action actor { id } } } } } } } }"""
+
+
+async def product_histories(wapi: Api, count: int) -> None:
+    """`count` new products, each with two events: created, then renamed."""
+    for index in range(count):
+        product = (
+            await wapi.data(
+                CREATE_PRODUCT, {"input": {"sku": f"H-{index}", "name": "H", "price": "1"}}
+            )
+        )["createProduct"]["product"]
+        await wapi.data(
+            UPDATE_PRODUCT, {"input": {"id": product["id"], "expectedVersion": 1, "name": "I"}}
+        )
+
+
+@pytest.mark.parametrize("first", [5, 50])
+async def test_history_of_every_product_on_a_page_takes_the_same_statements(
+    wapi: Api, first: int
+) -> None:
+    await product_histories(wapi, 50)
+    data = await wapi.counted(PRODUCT_HISTORIES, {"first": first})
+
+    edges = data["products"]["edges"]
+    assert len(edges) == first
+    admin = await fetch_value(wapi.url, "SELECT id FROM users WHERE email = 'admin@example.com'")
+    counts = await fetch_value(
+        wapi.url,
+        "SELECT coalesce(jsonb_object_agg(entity_id, n), '{}') FROM "
+        "(SELECT entity_id, count(*) AS n FROM audit_events GROUP BY entity_id) c",
+    )
+    for edge in edges:
+        history = edge["node"]["history"]
+        expected = counts.get(str(pk(edge["node"]["id"])), 0)
+        assert history["totalCount"] == expected
+        assert history["pageInfo"]["hasNextPage"] is (expected > 2)
+        assert expected == 2
+        assert len(history["edges"]) == 2
+        assert all(e["node"]["actor"] == {"id": gid("User", admin)} for e in history["edges"])
+    # products page, every history page, every history count, the actors
+    assert len(wapi.statements.statements) == 4, wapi.statements.statements
+
+
+async def test_history_pages_are_each_objects_newest_first(wapi: Api) -> None:
+    await product_histories(wapi, 3)
+    data = await wapi.data(PRODUCT_HISTORIES, {"first": 50})
+    renamed = [
+        [e["node"]["action"] for e in edge["node"]["history"]["edges"]]
+        for edge in data["products"]["edges"]
+    ][:3]
+    assert renamed == [["product.updated", "product.created"]] * 3

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
+import httpx
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import event, text
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from starlette.types import Receive, Scope, Send
 
-from tests.conftest import Api
+from tests.conftest import Api, StatementLog, TaggedRequests
 from tests.graphql.operations import HEAVY
 from tests.helpers import pk
 
@@ -95,3 +98,46 @@ async def test_fragments_are_looked_through(api: Api) -> None:
     assert all(o["itemCount"] == sum(i["quantity"] for i in o["items"]) for o in orders)
     assert all(item["product"]["sku"] for o in orders for item in o["items"])
     assert len(api.statements.statements) == 4  # users, orders, items, products
+
+
+async def test_statement_counts_leave_out_background_work(seeded_url: str) -> None:
+    """A poller started before any request (as the relay and broker are, in the lifespan)
+    shares the engine, yet only the requests' own statements are counted, including
+    those of tasks a request starts (as loader batches are)."""
+    engine = create_async_engine(seeded_url)
+    log = StatementLog()
+    event.listen(engine.sync_engine, "before_cursor_execute", log)
+    polls = 0
+    stop, polled = asyncio.Event(), asyncio.Event()
+
+    async def poll() -> None:
+        nonlocal polls
+        while not stop.is_set():
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 1"))
+            polls += 1
+            if polls >= 6:
+                polled.set()
+            await asyncio.sleep(0)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        async def read() -> None:
+            async with engine.connect() as conn:
+                await conn.execute(text("SELECT 2"))
+
+        await asyncio.create_task(read())
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    poller = asyncio.create_task(poll())
+    try:
+        transport = httpx.ASGITransport(app=TaggedRequests(app))
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for _ in range(3):
+                await client.get("/")
+        await asyncio.wait_for(polled.wait(), 10)
+    finally:
+        stop.set()
+        await poller
+        await engine.dispose()
+    assert log.statements == ["SELECT 2"] * 3

@@ -10,10 +10,17 @@ import strawberry
 from strawberry.scalars import JSON
 
 from app.auth import policy
-from app.graphql.connections import PageArgs, paging, root_connection
+from app.graphql.connections import PageArgs, paging
 from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange
-from app.graphql.relay import Connection, Node, from_global_id, pk_of, to_global_id
+from app.graphql.relay import (
+    Connection,
+    Node,
+    build_connection,
+    from_global_id,
+    pk_of,
+    to_global_id,
+)
 from app.queries import audit
 from app.queries.audit import AuditFilter as AuditQueryFilter
 from app.queries.audit import AuditRecord
@@ -111,7 +118,9 @@ class AuditEventFilter:
 async def history(info: Info, *, entity_id: uuid.UUID, args: PageArgs) -> Connection[AuditEvent]:
     """The changes to one object, newest first (the caller already may read the object).
 
-    Stock movements are admins' business: each one tells of somebody's order.
+    Batched with every other object's history on the same level: one statement for all
+    their pages, one for all their counts. Stock movements are admins' business: each one
+    tells of somebody's order.
     """
     codec, window = paging(
         info,
@@ -121,15 +130,17 @@ async def history(info: Info, *, entity_id: uuid.UUID, args: PageArgs) -> Connec
         keys=audit.SORT_KEYS,
         default=NEWEST_FIRST,
     )
-    return await root_connection(
-        info,
+    where = AuditQueryFilter(hidden_actions=hidden_actions(info))
+    loaders = info.context.loaders
+    page = await loaders.audit_page_by_entity_id(where, window).load(entity_id)
+    return build_connection(
+        page,
         codec=codec,
-        window=window,
-        where=AuditQueryFilter(
-            entity_id=entity_id,
-            hidden_actions=() if info.context.viewer.is_admin else PRIVATE_ACTIONS,
-        ),
-        fetch_page=audit.audit_page,
-        fetch_count=audit.count_audit,
         node=AuditEvent.from_record,
+        count=lambda: loaders.audit_count_by_entity_id(where).load(entity_id),
     )
+
+
+def hidden_actions(info: Info) -> tuple[str, ...]:
+    """The actions hidden from this viewer in an object's history."""
+    return () if info.context.viewer.is_admin else PRIVATE_ACTIONS
