@@ -86,8 +86,8 @@ class Loaders:
         return self._memo(("tokens_by_user_id",), api_tokens.tokens_by_user_id)
 
     @property
-    def token_by_id(self) -> Loader[uuid.UUID, tokens.ApiTokenRecord | None]:
-        return self._memo(("token_by_id",), tokens.tokens_by_id)
+    def token_by_id(self) -> Loader[uuid.UUID, api_tokens.ApiTokenRecord | None]:
+        return self._memo(("token_by_id",), api_tokens.tokens_by_id)
 
     @property
     def audit_event_by_id(self) -> Loader[uuid.UUID, audit.AuditRecord | None]:
