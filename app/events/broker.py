@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import connect
 from app.errors import ServiceUnavailable, SlowConsumer
-from app.events import log as event_log
+from app.events import event_log
 from app.events.records import Event
 
 log = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.errors import ServiceUnavailable
-from app.events import log as event_log
+from app.events import event_log
 from app.events.bus import Bus
 from app.events.records import Event
 from app.services.writes import transaction

@@ -28,7 +28,7 @@ from app.graphql.relay import (
     Connection,
     First,
     Last,
-    OrderDirection,
+    SortDirection,
     build_connection,
     window_of,
 )
@@ -53,7 +53,7 @@ class OrderInput(Protocol):
     def field(self) -> Enum: ...
 
     @property
-    def direction(self) -> OrderDirection: ...
+    def direction(self) -> SortDirection: ...
 
 
 def ordering_of(
@@ -61,7 +61,7 @@ def ordering_of(
 ) -> Ordering:
     if order_by is None:
         return default
-    return Ordering(keys[order_by.field.name], descending=order_by.direction is OrderDirection.DESC)
+    return Ordering(keys[order_by.field.name], descending=order_by.direction is SortDirection.DESC)
 
 
 def paging(

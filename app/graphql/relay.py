@@ -67,7 +67,7 @@ class Node:
 
 
 @strawberry.enum(description="Sort direction. Ties are always broken by id, same direction.")
-class OrderDirection(Enum):
+class SortDirection(Enum):
     ASC = "asc"
     DESC = "desc"
 

@@ -103,7 +103,7 @@ class Loaders:
         self._keyed.clear()
 
     def orders_page_by_user_id(
-        self, where: orders.OrderFilter | None, window: Window
+        self, where: orders.OrderWhere | None, window: Window
     ) -> Loader[uuid.UUID, Page[orders.OrderRecord]]:
         """Pages of each user's orders; one loader (one statement) per argument set."""
 
@@ -115,7 +115,7 @@ class Loaders:
         return self._memo(("orders_page_by_user_id", where, window), fetch)
 
     def orders_page_with_lines_by_user_id(
-        self, where: orders.OrderFilter | None, window: Window, *, with_products: bool
+        self, where: orders.OrderWhere | None, window: Window, *, with_products: bool
     ) -> Loader[uuid.UUID, tuple[Page[orders.OrderRecord], OrderLines]]:
         """Like orders_page_by_user_id, with the next levels fetched whole in the same
         batch: every page's items in one statement and their products in one more, on
@@ -143,7 +143,7 @@ class Loaders:
         )
 
     def audit_page_by_entity_id(
-        self, where: audit.AuditFilter | None, window: Window
+        self, where: audit.AuditWhere | None, window: Window
     ) -> Loader[uuid.UUID, Page[audit.AuditRecord]]:
         """Pages of each object's history; one loader (one statement) per argument set."""
 
@@ -154,7 +154,7 @@ class Loaders:
 
         return self._memo(("audit_page_by_entity_id", where, window), fetch)
 
-    def audit_count_by_entity_id(self, where: audit.AuditFilter | None) -> Loader[uuid.UUID, int]:
+    def audit_count_by_entity_id(self, where: audit.AuditWhere | None) -> Loader[uuid.UUID, int]:
         async def fetch(conn: AsyncConnection, keys: Sequence[uuid.UUID]) -> list[int]:
             return await audit.count_audit_by_entity_id(conn, keys, where=where)
 
@@ -166,7 +166,7 @@ class Loaders:
 
         return self._memo(("sales_by_product_id", since), fetch)
 
-    def order_count_by_user_id(self, where: orders.OrderFilter | None) -> Loader[uuid.UUID, int]:
+    def order_count_by_user_id(self, where: orders.OrderWhere | None) -> Loader[uuid.UUID, int]:
         async def fetch(conn: AsyncConnection, keys: Sequence[uuid.UUID]) -> list[int]:
             return await orders.count_orders_by_user_id(conn, keys, where=where)
 

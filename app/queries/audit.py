@@ -36,7 +36,7 @@ COLUMNS = [getattr(audit_events.c, name) for name in AuditRecord.__dataclass_fie
 
 
 @dataclass(frozen=True, slots=True)
-class AuditFilter:
+class AuditWhere:
     entity_id: uuid.UUID | None = None
     actor_id: uuid.UUID | None = None
     action: str | None = None
@@ -48,7 +48,7 @@ class AuditFilter:
 SORT_KEYS = {"OCCURRED_AT": SortKey("OCCURRED_AT", "occurred_at", datetime)}
 
 
-def conditions(where: AuditFilter | None) -> list[ColumnElement[bool]]:
+def conditions(where: AuditWhere | None) -> list[ColumnElement[bool]]:
     if where is None:
         return []
     result: list[ColumnElement[bool]] = []
@@ -73,20 +73,20 @@ async def audit_events_by_id(
 
 
 async def audit_page(
-    conn: AsyncConnection, *, where: AuditFilter | None, window: Window
+    conn: AsyncConnection, *, where: AuditWhere | None, window: Window
 ) -> Page[AuditRecord]:
     stmt = apply_window(select(*COLUMNS).where(*conditions(where)), audit_events, window)
     return to_page([AuditRecord(*row) for row in await conn.execute(stmt)], window)
 
 
-async def count_audit(conn: AsyncConnection, *, where: AuditFilter | None) -> int:
+async def count_audit(conn: AsyncConnection, *, where: AuditWhere | None) -> int:
     stmt = select(func.count()).select_from(audit_events).where(*conditions(where))
     return int((await conn.execute(stmt)).scalar_one())
 
 
 # The history of many objects on one level: one LATERAL statement for every object's
 # page, walking the (entity_id, occurred_at, id) index once per object.
-_BY_ENTITY: PagesByParent[AuditFilter, AuditRecord] = PagesByParent(
+_BY_ENTITY: PagesByParent[AuditWhere, AuditRecord] = PagesByParent(
     table=audit_events,
     columns=COLUMNS,
     parent=audit_events.c.entity_id,
@@ -99,7 +99,7 @@ async def audit_pages_by_entity_id(
     conn: AsyncConnection,
     entity_ids: Sequence[uuid.UUID],
     *,
-    where: AuditFilter | None,
+    where: AuditWhere | None,
     window: Window,
 ) -> list[Page[AuditRecord]]:
     """One page of each object's history, in one statement; `where` applies to all."""
@@ -107,6 +107,6 @@ async def audit_pages_by_entity_id(
 
 
 async def count_audit_by_entity_id(
-    conn: AsyncConnection, entity_ids: Sequence[uuid.UUID], *, where: AuditFilter | None
+    conn: AsyncConnection, entity_ids: Sequence[uuid.UUID], *, where: AuditWhere | None
 ) -> list[int]:
     return await _BY_ENTITY.counts(conn, entity_ids, where=where)

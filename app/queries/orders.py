@@ -57,7 +57,7 @@ _ITEMS_BY_ORDER_ID = (
 
 
 @dataclass(frozen=True, slots=True)
-class OrderFilter:
+class OrderWhere:
     statuses: tuple[str, ...] | None = None
     user_id: uuid.UUID | None = None
     created_at: TimeRange | None = None
@@ -75,7 +75,7 @@ SORT_KEYS = {
 }
 
 
-def conditions(where: OrderFilter | None) -> list[ColumnElement[bool]]:
+def conditions(where: OrderWhere | None) -> list[ColumnElement[bool]]:
     if where is None:
         return []
     result: list[ColumnElement[bool]] = []
@@ -97,20 +97,20 @@ async def orders_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[
 
 
 async def orders_page(
-    conn: AsyncConnection, *, where: OrderFilter | None, window: Window
+    conn: AsyncConnection, *, where: OrderWhere | None, window: Window
 ) -> Page[OrderRecord]:
     stmt = apply_window(select(*COLUMNS).where(*conditions(where)), orders, window)
     rows = await conn.execute(stmt)
     return to_page([OrderRecord(*row) for row in rows], window)
 
 
-async def count_orders(conn: AsyncConnection, *, where: OrderFilter | None) -> int:
+async def count_orders(conn: AsyncConnection, *, where: OrderWhere | None) -> int:
     stmt = select(func.count()).select_from(orders).where(*conditions(where))
     return int((await conn.execute(stmt)).scalar_one())
 
 
 # The orders of many users on one level: one LATERAL statement for every user's page.
-_BY_USER: PagesByParent[OrderFilter, OrderRecord] = PagesByParent(
+_BY_USER: PagesByParent[OrderWhere, OrderRecord] = PagesByParent(
     table=orders,
     columns=COLUMNS,
     parent=orders.c.user_id,
@@ -123,7 +123,7 @@ async def orders_pages_by_user_id(
     conn: AsyncConnection,
     user_ids: Sequence[uuid.UUID],
     *,
-    where: OrderFilter | None,
+    where: OrderWhere | None,
     window: Window,
 ) -> list[Page[OrderRecord]]:
     """One page of orders for each user, in one statement."""
@@ -131,7 +131,7 @@ async def orders_pages_by_user_id(
 
 
 async def count_orders_by_user_id(
-    conn: AsyncConnection, user_ids: Sequence[uuid.UUID], *, where: OrderFilter | None
+    conn: AsyncConnection, user_ids: Sequence[uuid.UUID], *, where: OrderWhere | None
 ) -> list[int]:
     return await _BY_USER.counts(conn, user_ids, where=where)
 

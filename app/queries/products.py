@@ -33,7 +33,7 @@ COLUMNS = [getattr(products.c, name) for name in ProductRecord.__dataclass_field
 
 
 @dataclass(frozen=True, slots=True)
-class ProductFilter:
+class ProductWhere:
     search: str | None = None
     price: MoneyRange | None = None
     in_stock: bool | None = None
@@ -51,7 +51,7 @@ SORT_KEYS = {
 }
 
 
-def conditions(where: ProductFilter | None) -> list[ColumnElement[bool]]:
+def conditions(where: ProductWhere | None) -> list[ColumnElement[bool]]:
     if where is None:
         return []
     result: list[ColumnElement[bool]] = []
@@ -80,13 +80,13 @@ async def products_by_id(
 
 
 async def products_page(
-    conn: AsyncConnection, *, where: ProductFilter | None, window: Window
+    conn: AsyncConnection, *, where: ProductWhere | None, window: Window
 ) -> Page[ProductRecord]:
     stmt = apply_window(select(*COLUMNS).where(*conditions(where)), products, window)
     rows = await conn.execute(stmt)
     return to_page([ProductRecord(*row) for row in rows], window)
 
 
-async def count_products(conn: AsyncConnection, *, where: ProductFilter | None) -> int:
+async def count_products(conn: AsyncConnection, *, where: ProductWhere | None) -> int:
     stmt = select(func.count()).select_from(products).where(*conditions(where))
     return int((await conn.execute(stmt)).scalar_one())

@@ -30,7 +30,7 @@ COLUMNS = [getattr(users.c, name) for name in UserRecord.__dataclass_fields__]
 
 
 @dataclass(frozen=True, slots=True)
-class UserFilter:
+class UserWhere:
     email: str | None = None
     name: str | None = None
     role: str | None = None
@@ -49,7 +49,7 @@ SORT_KEYS = {
 }
 
 
-def conditions(where: UserFilter | None) -> list[ColumnElement[bool]]:
+def conditions(where: UserWhere | None) -> list[ColumnElement[bool]]:
     if where is None:
         return []
     result = [*contains(users.c.email, where.email), *contains(users.c.name, where.name)]
@@ -71,13 +71,13 @@ async def users_by_id(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> list[U
 
 
 async def users_page(
-    conn: AsyncConnection, *, where: UserFilter | None, window: Window
+    conn: AsyncConnection, *, where: UserWhere | None, window: Window
 ) -> Page[UserRecord]:
     stmt = apply_window(select(*COLUMNS).where(*conditions(where)), users, window)
     rows = await conn.execute(stmt)
     return to_page([UserRecord(*row) for row in rows], window)
 
 
-async def count_users(conn: AsyncConnection, *, where: UserFilter | None) -> int:
+async def count_users(conn: AsyncConnection, *, where: UserWhere | None) -> int:
     stmt = select(func.count()).select_from(users).where(*conditions(where))
     return int((await conn.execute(stmt)).scalar_one())

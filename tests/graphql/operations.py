@@ -7,7 +7,7 @@ HEAVY = (Path(__file__).resolve().parents[2] / "bench" / "heavy.graphql").read_t
 
 USERS = """
 query Users($first: Int, $after: String, $last: Int, $before: String,
-            $filter: UserFilter, $orderBy: UserOrder) {
+            $filter: UserFilter, $orderBy: UserSort) {
   users(first: $first, after: $after, last: $last, before: $before,
         filter: $filter, orderBy: $orderBy) {
     totalCount
@@ -19,7 +19,7 @@ query Users($first: Int, $after: String, $last: Int, $before: String,
 
 PRODUCTS = """
 query Products($first: Int, $after: String, $last: Int, $before: String,
-               $filter: ProductFilter, $orderBy: ProductOrder) {
+               $filter: ProductFilter, $orderBy: ProductSort) {
   products(first: $first, after: $after, last: $last, before: $before,
            filter: $filter, orderBy: $orderBy) {
     totalCount
@@ -31,7 +31,7 @@ query Products($first: Int, $after: String, $last: Int, $before: String,
 
 ORDERS = """
 query Orders($first: Int, $after: String, $last: Int, $before: String,
-             $filter: OrderFilter, $orderBy: OrderOrder) {
+             $filter: OrderFilter, $orderBy: OrderSort) {
   orders(first: $first, after: $after, last: $last, before: $before,
          filter: $filter, orderBy: $orderBy) {
     totalCount
@@ -43,7 +43,7 @@ query Orders($first: Int, $after: String, $last: Int, $before: String,
 
 USER_ORDERS = """
 query UserOrders($id: ID!, $first: Int, $after: String, $last: Int, $before: String,
-                 $filter: OrderFilter, $orderBy: OrderOrder) {
+                 $filter: OrderFilter, $orderBy: OrderSort) {
   user(id: $id) {
     id
     orders(first: $first, after: $after, last: $last, before: $before,

@@ -10,7 +10,7 @@ from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.products import products
-from app.queries.products import ProductFilter, conditions
+from app.queries.products import ProductWhere, conditions
 from tests.conftest import Api
 from tests.graphql.operations import PRODUCTS
 from tests.helpers import gid, pk, walk
@@ -87,7 +87,7 @@ async def test_products_filter(
 
 async def test_product_search_uses_the_gin_index(engine: AsyncEngine) -> None:
     """The app's own search condition, not a hand-written copy, is answered by the index."""
-    stmt = select(products.c.id).where(*conditions(ProductFilter(search="lamp")))
+    stmt = select(products.c.id).where(*conditions(ProductWhere(search="lamp")))
     async with engine.connect() as conn:
         compiled = stmt.compile(dialect=conn.dialect)
         params = [compiled.params[name] for name in compiled.positiontup or []]

@@ -11,7 +11,7 @@ from app.auth import policy
 from app.auth.viewer import Viewer
 from app.graphql.audit.types import NEWEST_FIRST, AuditEvent, AuditEventFilter
 from app.graphql.connections import list_field
-from app.graphql.relay import OrderDirection
+from app.graphql.relay import SortDirection
 from app.queries import audit
 
 
@@ -21,14 +21,14 @@ def _admins_only(viewer: Viewer, where: Any) -> Any:
 
 
 @strawberry.enum(description="Fields the audit trail can be ordered by.")
-class AuditEventOrderField(Enum):
+class AuditEventSortField(Enum):
     OCCURRED_AT = "occurred_at"
 
 
 @strawberry.input(description="How to order audit events; ties are broken by id.")
-class AuditEventOrder:
-    field: AuditEventOrderField
-    direction: OrderDirection = OrderDirection.DESC
+class AuditEventSort:
+    field: AuditEventSortField
+    direction: SortDirection = SortDirection.DESC
 
 
 @strawberry.type
@@ -37,7 +37,7 @@ class AuditQuery:
         entity="AuditEvent",
         node=AuditEvent,
         filter_input=AuditEventFilter,
-        order_input=AuditEventOrder,
+        order_input=AuditEventSort,
         keys=audit.SORT_KEYS,
         default=NEWEST_FIRST,
         fetch_page=audit.audit_page,

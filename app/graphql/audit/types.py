@@ -22,8 +22,7 @@ from app.graphql.relay import (
     to_global_id,
 )
 from app.queries import audit
-from app.queries.audit import AuditFilter as AuditQueryFilter
-from app.queries.audit import AuditRecord
+from app.queries.audit import AuditRecord, AuditWhere
 from app.queries.keyset import Ordering
 from app.queries.text import checked_text
 
@@ -98,8 +97,8 @@ class AuditEventFilter:
     after: datetime | None = strawberry.field(default=None, description="Inclusive.")
     before: datetime | None = strawberry.field(default=None, description="Exclusive.")
 
-    def to_query(self) -> AuditQueryFilter:
-        return AuditQueryFilter(
+    def to_query(self) -> AuditWhere:
+        return AuditWhere(
             entity_id=from_global_id(self.entity_id, argument="filter.entityId")[1]
             if self.entity_id is not None
             else None,
@@ -130,7 +129,7 @@ async def history(info: Info, *, entity_id: uuid.UUID, args: PageArgs) -> Connec
         keys=audit.SORT_KEYS,
         default=NEWEST_FIRST,
     )
-    where = AuditQueryFilter(hidden_actions=hidden_actions(info))
+    where = AuditWhere(hidden_actions=hidden_actions(info))
     loaders = info.context.loaders
     page = await loaders.audit_page_by_entity_id(where, window).load(entity_id)
     return build_connection(

@@ -17,7 +17,7 @@ from app.auth import policy
 from app.auth.viewer import Viewer
 from app.db.engine import connect
 from app.errors import BadInput, NotFound, Unauthenticated
-from app.events import log as event_log
+from app.events import event_log
 from app.events.broker import Broker
 from app.events.records import Event
 from app.graphql.context import Context, Info

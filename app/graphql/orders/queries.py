@@ -13,7 +13,7 @@ from app.graphql.connections import PageArgs, list_field, paging
 from app.graphql.context import Info
 from app.graphql.lookahead import selects
 from app.graphql.orders.prefetch import attach_lines, prefetch_order_children
-from app.graphql.orders.types import Order, OrderFilter, OrderOrder
+from app.graphql.orders.types import Order, OrderFilter, OrderSort
 from app.graphql.relay import Connection, build_connection, pk_of
 from app.queries import orders
 from app.queries.keyset import Ordering
@@ -30,7 +30,7 @@ async def user_orders(
     last: int | None,
     before: str | None,
     filter: OrderFilter | None,
-    order_by: OrderOrder | None,
+    order_by: OrderSort | None,
 ) -> Connection[Order]:
     """One user's page of orders, batched with every other user's on the same level."""
     codec, window = paging(
@@ -64,9 +64,9 @@ async def user_orders(
     return connection
 
 
-def _visible_orders(viewer: Viewer, where: orders.OrderFilter | None) -> orders.OrderFilter:
+def _visible_orders(viewer: Viewer, where: orders.OrderWhere | None) -> orders.OrderWhere:
     scope = policy.owner_scope(viewer, to="read orders")
-    return dataclasses.replace(where or orders.OrderFilter(), visible_to=scope)
+    return dataclasses.replace(where or orders.OrderWhere(), visible_to=scope)
 
 
 async def _prefetch(info: Info, orders: list[Order]) -> None:
@@ -79,7 +79,7 @@ class OrderQuery:
         entity="Order",
         node=Order,
         filter_input=OrderFilter,
-        order_input=OrderOrder,
+        order_input=OrderSort,
         keys=orders.SORT_KEYS,
         default=DEFAULT_ORDER,
         fetch_page=orders.orders_page,

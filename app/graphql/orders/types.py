@@ -16,12 +16,11 @@ from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.products.types import Product
 from app.graphql.relay import (
     Node,
-    OrderDirection,
+    SortDirection,
     pk_of,
 )
 from app.graphql.scalars import Money
-from app.queries.orders import OrderFilter as OrderQueryFilter
-from app.queries.orders import OrderItemRecord, OrderRecord
+from app.queries.orders import OrderItemRecord, OrderRecord, OrderWhere
 
 if TYPE_CHECKING:
     from app.graphql.users.types import User
@@ -126,15 +125,15 @@ class Order(Node):
 
 
 @strawberry.enum(description="Fields an orders connection can be ordered by.")
-class OrderOrderField(Enum):
+class OrderSortField(Enum):
     CREATED_AT = "created_at"
     TOTAL = "total"
 
 
 @strawberry.input(description="How to order orders; ties are broken by id.")
-class OrderOrder:
-    field: OrderOrderField
-    direction: OrderDirection = OrderDirection.ASC
+class OrderSort:
+    field: OrderSortField
+    direction: SortDirection = SortDirection.ASC
 
 
 @strawberry.input(description="Narrows an orders connection; all given conditions must hold.")
@@ -146,8 +145,8 @@ class OrderFilter:
     created_at: DateTimeRange | None = None
     total: MoneyRange | None = None
 
-    def to_query(self) -> OrderQueryFilter:
-        return OrderQueryFilter(
+    def to_query(self) -> OrderWhere:
+        return OrderWhere(
             statuses=tuple(status.value for status in self.status)
             if self.status is not None
             else None,

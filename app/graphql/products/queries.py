@@ -15,7 +15,7 @@ from app.events import snapshots
 from app.graphql.caching import Cached, CacheScope, through_cache
 from app.graphql.connections import CachedConnection, list_field
 from app.graphql.context import Info
-from app.graphql.products.types import Product, ProductFilter, ProductOrder
+from app.graphql.products.types import Product, ProductFilter, ProductSort
 from app.graphql.relay import pk_of
 from app.graphql.stats.types import SalesStats
 from app.queries import products, stats
@@ -58,7 +58,7 @@ class ProductQuery:
         entity="Product",
         node=Product,
         filter_input=ProductFilter,
-        order_input=ProductOrder,
+        order_input=ProductSort,
         keys=products.SORT_KEYS,
         default=Ordering(products.SORT_KEYS["CREATED_AT"], descending=False),
         fetch_page=products.products_page,

@@ -15,13 +15,12 @@ from app.graphql.context import Info
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.relay import (
     Node,
-    OrderDirection,
+    SortDirection,
 )
 from app.graphql.scalars import Money
 from app.graphql.stats.types import SalesStats
 from app.queries import stats
-from app.queries.products import ProductFilter as ProductQueryFilter
-from app.queries.products import ProductRecord
+from app.queries.products import ProductRecord, ProductWhere
 from app.queries.text import checked_text, checked_time
 
 if TYPE_CHECKING:
@@ -83,7 +82,7 @@ class Product(Node):
 
 
 @strawberry.enum(description="Fields a products connection can be ordered by.")
-class ProductOrderField(Enum):
+class ProductSortField(Enum):
     CREATED_AT = "created_at"
     NAME = "name"
     PRICE = "price"
@@ -91,9 +90,9 @@ class ProductOrderField(Enum):
 
 
 @strawberry.input(description="How to order products; ties are broken by id.")
-class ProductOrder:
-    field: ProductOrderField
-    direction: OrderDirection = OrderDirection.ASC
+class ProductSort:
+    field: ProductSortField
+    direction: SortDirection = SortDirection.ASC
 
 
 @strawberry.input(description="Narrows a products connection; all given conditions must hold.")
@@ -109,8 +108,8 @@ class ProductFilter:
     )
     created_at: DateTimeRange | None = None
 
-    def to_query(self) -> ProductQueryFilter:
-        return ProductQueryFilter(
+    def to_query(self) -> ProductWhere:
+        return ProductWhere(
             search=checked_text(self.search, field="filter.search", max_length=256)
             if self.search is not None
             else None,

@@ -12,14 +12,14 @@ from app.auth.viewer import Viewer
 from app.graphql.connections import list_field
 from app.graphql.context import Info
 from app.graphql.relay import pk_of
-from app.graphql.users.types import User, UserFilter, UserOrder
+from app.graphql.users.types import User, UserFilter, UserSort
 from app.queries import users
 from app.queries.keyset import Ordering
 
 
-def _visible_users(viewer: Viewer, where: users.UserFilter | None) -> users.UserFilter:
+def _visible_users(viewer: Viewer, where: users.UserWhere | None) -> users.UserWhere:
     scope = policy.owner_scope(viewer, to="read users")
-    return dataclasses.replace(where or users.UserFilter(), visible_to=scope)
+    return dataclasses.replace(where or users.UserWhere(), visible_to=scope)
 
 
 @strawberry.type
@@ -28,7 +28,7 @@ class UserQuery:
         entity="User",
         node=User,
         filter_input=UserFilter,
-        order_input=UserOrder,
+        order_input=UserSort,
         keys=users.SORT_KEYS,
         default=Ordering(users.SORT_KEYS["CREATED_AT"], descending=False),
         fetch_page=users.users_page,

@@ -21,16 +21,15 @@ from app.graphql.relay import (
     First,
     Last,
     Node,
-    OrderDirection,
+    SortDirection,
 )
 from app.graphql.stats.types import OrderStats
 from app.queries import stats
 from app.queries.text import checked_text
-from app.queries.users import UserFilter as UserQueryFilter
-from app.queries.users import UserRecord
+from app.queries.users import UserRecord, UserWhere
 
 if TYPE_CHECKING:
-    from app.graphql.orders.types import Order, OrderFilter, OrderOrder
+    from app.graphql.orders.types import Order, OrderFilter, OrderSort
     from app.graphql.tokens.types import ApiToken
 
 
@@ -103,7 +102,7 @@ class User(Node):
         last: Last = None,
         before: Before = None,
         filter: Annotated[OrderFilter, strawberry.lazy("app.graphql.orders.types")] | None = None,
-        order_by: Annotated[OrderOrder, strawberry.lazy("app.graphql.orders.types")] | None = None,
+        order_by: Annotated[OrderSort, strawberry.lazy("app.graphql.orders.types")] | None = None,
     ) -> Connection[Annotated[Order, strawberry.lazy("app.graphql.orders.types")]]:
         return await user_orders(
             info,
@@ -118,16 +117,16 @@ class User(Node):
 
 
 @strawberry.enum(description="Fields a users connection can be ordered by.")
-class UserOrderField(Enum):
+class UserSortField(Enum):
     CREATED_AT = "created_at"
     EMAIL = "email"
     NAME = "name"
 
 
 @strawberry.input(description="How to order users; ties are broken by id.")
-class UserOrder:
-    field: UserOrderField
-    direction: OrderDirection = OrderDirection.ASC
+class UserSort:
+    field: UserSortField
+    direction: SortDirection = SortDirection.ASC
 
 
 @strawberry.input(description="Narrows a users connection; all given conditions must hold.")
@@ -137,8 +136,8 @@ class UserFilter:
     role: Role | None = None
     created_at: DateTimeRange | None = None
 
-    def to_query(self) -> UserQueryFilter:
-        return UserQueryFilter(
+    def to_query(self) -> UserWhere:
+        return UserWhere(
             email=checked_text(self.email, field="filter.email", max_length=256)
             if self.email is not None
             else None,
