@@ -88,7 +88,7 @@ def _is_alive(pid: int) -> bool:
         status: str = psutil.Process(pid).status()
     except psutil.Error:
         return False
-    return status != psutil.STATUS_ZOMBIE
+    return bool(status != psutil.STATUS_ZOMBIE)
 
 
 def _running_postmaster(pgdata: Path) -> int | None:
