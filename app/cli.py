@@ -35,6 +35,7 @@ log = logging.getLogger("ordergraph")
 # for at least REUSE_MARGIN more, rather than minting another on every start.
 ADMIN_TOKEN_FILE = "admin-token"
 REUSE_MARGIN = timedelta(hours=1)
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE: a command ran before the migrations
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -61,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, settings, url)
     except (OSError, DBAPIError) as exc:
         where = make_url(url).render_as_string(hide_password=True)
-        log.error("cannot reach PostgreSQL at %s: %s", where, exc.__cause__ or exc)
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) == UNDEFINED_TABLE:
+            log.error(
+                "the database at %s has no tables yet: run `make run` or `make migrate` first",
+                where,
+            )
+        else:
+            log.error("cannot reach PostgreSQL at %s: %s", where, exc.__cause__ or exc)
         return 1
 
 

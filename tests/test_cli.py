@@ -29,6 +29,7 @@ from app.db.seed import seed
 from app.services.audit import Actor
 from app.services.tokens import revoke_api_token
 from app.services.writes import transaction
+from tests import postgres
 from tests.conftest import SMALL
 from tests.db.test_embedded import postmaster
 from tests.graphql.operations import HEAVY
@@ -241,6 +242,25 @@ def test_unreachable_database_is_one_clear_line_without_the_password() -> None:
     assert result.returncode == 1
     assert "cannot reach PostgreSQL at postgresql+asyncpg://u:***@127.0.0.1:1/x" in result.stderr
     assert "s3cret" not in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+async def test_token_before_migrating_says_to_migrate(server_url: str) -> None:
+    name = postgres.unique_name("bare")
+    url = await postgres.create_database(server_url, name)
+    try:
+        result = await asyncio.to_thread(
+            subprocess.run,
+            [*ORDERGRAPH, "token", "create", "--email", "admin@example.com"],
+            env={**os.environ, "DATABASE_URL": url},
+            capture_output=True,
+            text=True,
+        )
+    finally:
+        await postgres.drop_database(server_url, name)
+    assert result.returncode == 1
+    assert "has no tables yet: run `make run` or `make migrate` first" in result.stderr
+    assert "cannot reach" not in result.stderr
     assert "Traceback" not in result.stderr
 
 
