@@ -16,7 +16,6 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
-import psutil
 import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
@@ -31,7 +30,7 @@ from app.services.tokens import revoke_api_token
 from app.services.writes import transaction
 from tests import postgres
 from tests.conftest import SMALL
-from tests.db.test_embedded import postmaster
+from tests.db.test_embedded import embedded_data_dir, postmaster
 from tests.graphql.operations import HEAVY
 from tests.graphql.test_schema import SCHEMA_FILE
 
@@ -76,12 +75,9 @@ def start_serving(env: dict[str, str], log: Path, *flags: str) -> subprocess.Pop
 
 
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "data"
-    pid = postmaster(tmp_path / "data")
-    if pid is not None:  # a failed test leaves no PostgreSQL behind
-        os.kill(pid, signal.SIGQUIT)
-        psutil.Process(pid).wait(30)
+def data_dir() -> Iterator[Path]:
+    with embedded_data_dir() as path:
+        yield path
 
 
 @pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM])

@@ -6,11 +6,14 @@ few seconds) from helper processes that hold the server until their stdin closes
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,14 +81,30 @@ def postmaster(data_dir: Path) -> int | None:
     return pid if running else None
 
 
+@contextlib.contextmanager
+def embedded_data_dir() -> Iterator[Path]:
+    """A data directory for an embedded server, removed afterwards with nothing running.
+
+    Not under pytest's tmp_path: as root, pgserver runs PostgreSQL as another user and
+    opens the directory's parents to it, and a pytest session starting meanwhile (other
+    runs share the machine) makes /tmp/pytest-of-root private again. Short, too: the
+    server's socket lives in it, and a socket's path is short.
+    """
+    path = Path(tempfile.mkdtemp(prefix="og-embedded-"))
+    try:
+        yield path
+    finally:
+        pid = postmaster(path)
+        if pid is not None:  # a failed test leaves nothing running
+            os.kill(pid, signal.SIGQUIT)
+            psutil.Process(pid).wait(30)
+        shutil.rmtree(path, ignore_errors=True)
+
+
 @pytest.fixture
-def data_dir(tmp_path: Path) -> Iterator[Path]:
-    # Short: the server's socket lives in the data dir, and sockets' paths are short.
-    yield tmp_path / "d"
-    pid = postmaster(tmp_path / "d")
-    if pid is not None:  # a failed test leaves nothing running
-        os.kill(pid, signal.SIGQUIT)
-        psutil.Process(pid).wait(30)
+def data_dir() -> Iterator[Path]:
+    with embedded_data_dir() as path:
+        yield path
 
 
 def test_start_logs_one_line_of_ours_and_nothing_of_pgservers(data_dir: Path) -> None:
