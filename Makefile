@@ -6,11 +6,12 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint format schema migrate seed bench bench-subscribers bench-cache bench-peers profile lock clean
+.PHONY: help install run token test lint format schema migrate seed bench bench-subscribers bench-cache bench-peers profile lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve GraphiQL on http://127.0.0.1:8000/graphql"
 	@echo "make test    set up, lint (ruff, mypy --strict) and run the tests"
+	@echo "make token   print a new API token for admin@example.com (TOKEN_ARGS=\"--email you@x --expires-in 30\")"
 	@echo "make lint | format | schema | migrate | seed | bench | profile | lock | clean"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -25,6 +26,11 @@ install: $(STAMP)
 
 run: $(STAMP)
 	$(BIN)/ordergraph serve --migrate --demo-data
+
+# Only the token goes to stdout: TOKEN=$$(make -s token) works.
+TOKEN_ARGS ?= --email admin@example.com
+token: $(STAMP)
+	@$(BIN)/ordergraph token create $(TOKEN_ARGS)
 
 test: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -8,6 +8,8 @@ import logging
 import os
 import signal
 import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 from pydantic import ValidationError
 from sqlalchemy import select
@@ -15,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from app.auth.tokens import ApiTokenRecord, find_token
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded_postgres
 from app.db.seed import ADMIN_EMAIL, DatabaseNotEmpty, SeedSpec, is_empty, seed
@@ -27,6 +30,12 @@ from app.services.writes import transaction
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("ordergraph")
+
+# `serve --demo-data` keeps the admin's token here and shows it again while it is good
+# for at least REUSE_MARGIN more, rather than minting another on every start.
+ADMIN_TOKEN_FILE = "admin-token"
+REUSE_MARGIN = timedelta(hours=1)
+UNDEFINED_TABLE = "42P01"  # PostgreSQL's SQLSTATE: a command ran before the migrations
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -53,7 +62,13 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args, settings, url)
     except (OSError, DBAPIError) as exc:
         where = make_url(url).render_as_string(hide_password=True)
-        log.error("cannot reach PostgreSQL at %s: %s", where, exc.__cause__ or exc)
+        if getattr(getattr(exc, "orig", None), "sqlstate", None) == UNDEFINED_TABLE:
+            log.error(
+                "the database at %s has no tables yet: run `make run` or `make migrate` first",
+                where,
+            )
+        else:
+            log.error("cannot reach PostgreSQL at %s: %s", where, exc.__cause__ or exc)
         return 1
 
 
@@ -66,7 +81,7 @@ def _run(args: argparse.Namespace, settings: Settings, url: str) -> int:
         return 0
     if args.command == "token":
         try:
-            secret = asyncio.run(_create_token(url, args.email, args.name, args.expires_in))
+            secret, _ = asyncio.run(_create_token(url, args.email, args.name, args.expires_in))
         except InvalidInput as exc:
             log.error("token: %s", exc.message)
             return 2
@@ -103,10 +118,12 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
         migrations.upgrade(url)
     if args.demo_data:
         asyncio.run(_seed(url, SeedSpec(), truncate=False, only_if_empty=True))
-        secret = asyncio.run(_create_token(url, ADMIN_EMAIL, "make run", 1))
+        secret, expires_at, reused = _demo_admin_token(url, settings.data_dir / ADMIN_TOKEN_FILE)
         # Printed for the developer at the console, deliberately not logged.
         print(
-            f"Admin token for {ADMIN_EMAIL} (valid 1 day):\n  Authorization: Bearer {secret}",
+            f"Admin token for {ADMIN_EMAIL} ({'the same as last time' if reused else 'new'}, "
+            f"valid until {expires_at.astimezone(UTC):%Y-%m-%d %H:%M} UTC; another: make token):\n"
+            f"  Authorization: Bearer {secret}",
             flush=True,
         )
     host = args.host or settings.host
@@ -132,7 +149,46 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
     return 0
 
 
-async def _create_token(url: str, email: str, name: str, expires_in: int | None) -> str:
+def _demo_admin_token(url: str, token_file: Path) -> tuple[str, datetime, bool]:
+    """The demo admin's token kept in token_file while it is known here, unrevoked and
+    good for REUSE_MARGIN more, else a new one for a day, kept there (mode 0600):
+    (secret, expires_at, reused)."""
+    try:
+        kept = token_file.read_text().strip()
+    except FileNotFoundError:
+        kept = ""
+    if kept:
+        expires_at = asyncio.run(_usable_admin_token(url, kept))
+        if expires_at is not None:
+            return kept, expires_at, True
+    secret, record = asyncio.run(_create_token(url, ADMIN_EMAIL, "make run", 1))
+    assert record.expires_at is not None
+    token_file.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        os.fchmod(fd, 0o600)  # a file that was there keeps its mode through O_CREAT
+        out.write(secret + "\n")
+    return secret, record.expires_at, False
+
+
+async def _usable_admin_token(url: str, secret: str) -> datetime | None:
+    engine = create_async_engine(url)
+    try:
+        async with engine.connect() as conn:
+            admin_id = await conn.scalar(select(users.c.id).where(users.c.email == ADMIN_EMAIL))
+            record = await find_token(conn, secret)
+    finally:
+        await engine.dispose()
+    if record is None or record.user_id != admin_id or record.role != "admin":
+        return None
+    if record.revoked_at is not None or record.expires_at is None:
+        return None
+    return record.expires_at if record.expires_at > datetime.now(UTC) + REUSE_MARGIN else None
+
+
+async def _create_token(
+    url: str, email: str, name: str, expires_in: int | None
+) -> tuple[str, ApiTokenRecord]:
     engine = create_async_engine(url)
     try:
         async with transaction(engine) as conn:
@@ -140,8 +196,7 @@ async def _create_token(url: str, email: str, name: str, expires_in: int | None)
             if user_id is None:
                 raise InvalidInput.one("email", "NOT_FOUND", f"no user with email {email}")
             data = validate(NewToken, name=name, expires_in_days=expires_in)
-            secret, _ = await create_api_token(conn, actor=CLI, user_id=user_id, data=data)
-            return secret
+            return await create_api_token(conn, actor=CLI, user_id=user_id, data=data)
     finally:
         await engine.dispose()
 
