@@ -77,6 +77,10 @@ async def connect(
         additional_headers=headers or {},
         max_size=None,
         max_queue=4,
+        # No WebSocket-level keepalive: a reader that stalls on purpose would not see the
+        # pong behind the frames it leaves unread, and the library would close the socket
+        # (1011) once a slow run passes ping_interval + ping_timeout.
+        ping_interval=None,
         sock=sock,
     ) as ws:
         session = Session(ws)
