@@ -17,7 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.auth.tokens import ApiTokenRecord, find_token
+from app.auth.api_tokens import ApiTokenRecord, find_token
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded_postgres
 from app.db.seed import ADMIN_EMAIL, DatabaseNotEmpty, SeedSpec, is_empty, seed

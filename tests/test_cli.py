@@ -20,7 +20,7 @@ import pytest
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from app.auth.tokens import find_token
+from app.auth.api_tokens import find_token
 from app.auth.viewer import Viewer
 from app.cli import ADMIN_TOKEN_FILE, _demo_admin_token
 from app.db.identity import api_tokens
