@@ -125,9 +125,9 @@ async def test_concurrent_orders_with_one_idempotency_key_make_one_order(wapi: A
 async def test_a_user_and_an_admin_ordering_for_them_with_one_key_make_one_order(
     wapi: Api,
 ) -> None:
-    """Their transactions lock the user's row and the key's advisory lock in opposite
-    orders (the actor check first, or the key first): PostgreSQL may abort one for a
-    deadlock, and it is run again, not answered INTERNAL."""
+    """Both lock the user's row and the key's advisory lock; in opposite orders (the
+    user's actor check first, the admin's key first) PostgreSQL aborted one of them for
+    a deadlock, which reached the client as INTERNAL (as TRY_AGAIN without retries)."""
     row = await a_product(wapi)
     product_id = gid("Product", row.id)
     await wapi.data(
