@@ -14,6 +14,9 @@
     │                          (stale expectedVersion); nothing was written
     ├── ServiceUnavailable     SERVICE_UNAVAILABLE: a backing service (PostgreSQL) is down;
     │                          retrying later succeeds without any change to the request
+    ├── TryAgain               TRY_AGAIN: the write collided with concurrent ones (deadlock or
+    │                          serialization failure) more often than the server retries it;
+    │                          nothing was written, sending the same request again is safe
     └── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
                                off; it resumes with `after` set to its last cursor
 
@@ -28,6 +31,8 @@ from dataclasses import dataclass
 
 class OrdergraphError(Exception):
     code = "INTERNAL"
+    # True where sending the very same request again may succeed (extensions.retryable).
+    retryable = False
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
@@ -57,6 +62,11 @@ class Conflict(OrdergraphError):
 
 class ServiceUnavailable(OrdergraphError):
     code = "SERVICE_UNAVAILABLE"
+
+
+class TryAgain(OrdergraphError):
+    code = "TRY_AGAIN"
+    retryable = True
 
 
 class SlowConsumer(OrdergraphError):

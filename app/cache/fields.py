@@ -6,7 +6,9 @@ write bumps its tags before its response is sent, so every read that starts afte
 response builds a new key: it cannot see the old value, even one that a slow miss wrote
 back after the bump (that one sits under the old key, which nobody asks for again).
 If a bump fails (Redis away), the next successful call bumps `all` before anything is
-read from the cache again.
+read from the cache again. A tag version that is missing (evicted) is started at a random
+epoch before it is used (see cache.store), so it cannot fall back to an old number; one
+the store cannot tell is UNKNOWN, and nothing is read or stored under it.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from app.cache.tags import tags_of
 T = TypeVar("T")
 ALL = "all"
 DECODED_MAX = 1024
+UNKNOWN = -1  # a tag version the store could not tell (epochs are never negative)
 
 
 class Reads:
@@ -36,7 +39,11 @@ class Reads:
         async def get_many(keys: list[str]) -> list[bytes | None]:
             return await store.get_many(keys)
 
+        async def start(keys: list[str]) -> list[bytes | None]:
+            return await store.start(keys)
+
         self._loader = DataLoader(get_many, cache=False)
+        self._starts = DataLoader(start, cache=False)
 
     async def get(self, key: str) -> bytes | None:
         value: bytes | None = await self._loader.load(key)
@@ -44,6 +51,11 @@ class Reads:
 
     async def get_many(self, keys: Sequence[str]) -> list[bytes | None]:
         values: list[bytes | None] = await self._loader.load_many(list(keys))
+        return values
+
+    async def start(self, keys: Sequence[str]) -> list[bytes | None]:
+        """Missing tag versions started at fresh epochs (Store.start), batched too."""
+        values: list[bytes | None] = await self._starts.load_many(list(keys))
         return values
 
 
@@ -102,7 +114,12 @@ class FieldCache:
             viewer=viewer,
             tag_versions=versions,
         )
-        cached = await reads.get(key)
+        # Versions unknown (the store failed): nothing is read or stored under such a key,
+        # but identical requests of this process still share one computation.
+        known = UNKNOWN not in versions
+        if not known:
+            self.stats["errors"] += 1
+        cached = await reads.get(key) if known else None
         if cached is not None:
             self.stats["hits"] += 1
             outcome("hit")
@@ -129,7 +146,8 @@ class FieldCache:
             value = await compute()
             raw = encode(value)
             future.set_result(raw)
-            await self.store.set(key, raw, ttl)
+            if known:
+                await self.store.set(key, raw, ttl)
             return value
         except asyncio.CancelledError:
             future.cancel()  # waiters compute it themselves
@@ -205,4 +223,9 @@ class FieldCache:
                 return None
         keys = [tag_key(self.namespace, tag) for tag in (ALL, *tags)]
         raw = await reads.get_many(keys)
-        return [int(value or 0) for value in raw]
+        missing = [index for index, value in enumerate(raw) if value is None]
+        if missing:
+            started = await reads.start([keys[index] for index in missing])
+            for index, value in zip(missing, started, strict=True):
+                raw[index] = value
+        return [UNKNOWN if value is None else int(value) for value in raw]

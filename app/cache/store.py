@@ -1,5 +1,9 @@
 """Where cached values and tag versions live: Redis, or this process's memory.
 
+Tag versions are counters. One that is missing (never set, or evicted) starts at a random
+63-bit epoch, whether it is read or bumped, never at 0 or 1: a counter that came back at
+a number it had before would bring back the values cached under that number.
+
 Redis calls have a short timeout. When Redis fails, the breaker opens for a while and
 every call answers "not cached" at once, so requests are computed from PostgreSQL
 without paying the timeout again; then it tries Redis again. Failures are counted and
@@ -9,6 +13,7 @@ logged at most once a minute.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 from collections import OrderedDict
 from typing import Protocol
@@ -29,6 +34,16 @@ class Store(Protocol):
     async def bump(self, keys: list[str]) -> bool:
         """Increment counters (tag versions); False if that could not be done."""
 
+    async def start(self, keys: list[str]) -> list[bytes | None]:
+        """The counters' values, a missing one set to a fresh epoch first; all None if
+        the store could not be asked."""
+
+
+def epoch() -> int:
+    """Where a missing counter starts: far from any number it held before it went, and
+    far enough below 2**63 that increments never overflow."""
+    return secrets.randbits(62)
+
 
 class NullStore:
     """No cache: every read misses. For several worker processes without Redis, whose
@@ -42,6 +57,9 @@ class NullStore:
 
     async def bump(self, keys: list[str]) -> bool:
         return True
+
+    async def start(self, keys: list[str]) -> list[bytes | None]:
+        return [b"0"] * len(keys)
 
     async def close(self) -> None:
         return None
@@ -76,11 +94,18 @@ class MemoryStore:
         self._values.clear()
 
     async def bump(self, keys: list[str]) -> bool:
-        for key in keys:
-            current = (await self.get_many([key]))[0]
-            number = int(current or b"0") + 1
-            self._values[key] = (float("inf"), str(number).encode())
+        for key, current in zip(keys, await self.start(keys), strict=True):
+            self._values[key] = (float("inf"), str(int(current or b"0") + 1).encode())
         return True
+
+    async def start(self, keys: list[str]) -> list[bytes | None]:
+        values = await self.get_many(keys)
+        for index, (key, value) in enumerate(zip(keys, values, strict=True)):
+            if value is None:
+                values[index] = str(epoch()).encode()
+                self._values[key] = (float("inf"), values[index] or b"")
+                self._values.move_to_end(key)
+        return values
 
 
 class RedisStore:
@@ -117,12 +142,31 @@ class RedisStore:
         try:
             async with self._client.pipeline(transaction=False) as pipe:
                 for key in keys:
+                    pipe.set(key, epoch(), nx=True)
                     pipe.incr(key)
                 await pipe.execute()
             return True
         except (RedisError, OSError) as exc:
             self._failed(exc)
             return False
+
+    async def start(self, keys: list[str]) -> list[bytes | None]:
+        if not keys:
+            return []
+        if self._is_open():
+            return [None] * len(keys)
+        try:
+            # Concurrent readers of a missing version all read the one epoch whose SET NX
+            # came first.
+            async with self._client.pipeline(transaction=False) as pipe:
+                for key in keys:
+                    pipe.set(key, epoch(), nx=True)
+                pipe.mget(keys)
+                values = (await pipe.execute())[-1]
+            return [value.encode() if isinstance(value, str) else value for value in values]
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return [None] * len(keys)
 
     def _is_open(self) -> bool:
         return time.monotonic() < self._open_until

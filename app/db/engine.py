@@ -16,8 +16,12 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import Pool, QueuePool
 
-from app.errors import ServiceUnavailable
+from app.errors import ServiceUnavailable, TryAgain
 from app.settings import Settings
+
+# PostgreSQL aborted the transaction because of concurrent ones: deadlock_detected and
+# serialization_failure. Running the same transaction again is the documented remedy.
+COLLISIONS = frozenset({"40P01", "40001"})
 
 
 def create_engine(settings: Settings, url: str) -> AsyncEngine:
@@ -93,7 +97,8 @@ def _gate(engine: AsyncEngine) -> tuple[asyncio.Semaphore, float] | None:
 
 @asynccontextmanager
 async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """A pooled connection; a database that cannot be reached is ServiceUnavailable."""
+    """A pooled connection; a database that cannot be reached is ServiceUnavailable, a
+    transaction aborted for a deadlock or a serialization failure is TryAgain."""
     gate = _gate(engine)
     if gate is not None:
         try:
@@ -110,6 +115,11 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
         if exc.connection_invalidated or _is_unavailable(cause or exc.orig):
             raise ServiceUnavailable(
                 "The database is unavailable; retry shortly, nothing was changed."
+            ) from exc
+        if getattr(exc.orig, "sqlstate", None) in COLLISIONS:
+            raise TryAgain(
+                "This write collided with concurrent writes and was rolled back; nothing "
+                "was changed, send it again."
             ) from exc
         if isinstance(cause, asyncpg_exceptions.QueryCanceledError):
             raise ServiceUnavailable(

@@ -1,6 +1,7 @@
 """How errors reach clients: a code in extensions, a message that says what to fix.
 
-Domain errors (app.errors) keep their message and code. GraphQL's own request errors
+Domain errors (app.errors) keep their message and code, and say `retryable: true` where
+the same request sent again may succeed. GraphQL's own request errors
 get Apollo-style codes: GRAPHQL_PARSE_FAILED, GRAPHQL_VALIDATION_FAILED and, for
 variables that do not fit their types, BAD_USER_INPUT. Anything else is a bug: the
 client sees INTERNAL with the request id, and the stack trace goes to the log only.
@@ -11,7 +12,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
-from typing import ParamSpec, TypeVar
+from typing import Any, ParamSpec, TypeVar
 
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
@@ -26,9 +27,11 @@ T = TypeVar("T")
 def classify(error: GraphQLError, *, request_id: str) -> GraphQLError:
     original = error.original_error
     if isinstance(original, OrdergraphError):
-        extensions = {"code": original.code}
+        extensions: dict[str, Any] = {"code": original.code}
         if original.field:
             extensions["field"] = original.field
+        if original.retryable:
+            extensions["retryable"] = True
         return _copy(error, original.message, extensions)
     if error.path is None:
         # Not from a resolver: the request could not run (parse, validation, variables).
@@ -70,7 +73,7 @@ def _request_error_code(error: GraphQLError) -> str:
     return "GRAPHQL_VALIDATION_FAILED"
 
 
-def _copy(error: GraphQLError, message: str, extensions: dict[str, str]) -> GraphQLError:
+def _copy(error: GraphQLError, message: str, extensions: dict[str, Any]) -> GraphQLError:
     return GraphQLError(
         message,
         nodes=error.nodes,

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from app.auth.authenticate import current_viewer
 from app.cache.tags import tags_of
 from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.services.audit import Actor
-from app.services.writes import transaction
+from app.services.writes import acting, run_transaction
 
 T = TypeVar("T")
 
@@ -28,22 +28,31 @@ class InputError:
 
 
 async def write(
-    info: Info, work: Callable[[AsyncConnection, Actor], Awaitable[T]]
+    info: Info,
+    work: Callable[[AsyncConnection, Actor], Awaitable[T]],
+    *,
+    locks_user: uuid.UUID | None = None,
 ) -> tuple[T | None, list[InputError]]:
     """Run `work` in one transaction: (its result, []) or (None, the input's problems).
 
     The actor's role is read again inside the transaction (and their row locked against
     deletion): a demoted admin cannot write with a role cached a moment ago. Any error
-    rolls everything back, the audit record included. Problems the caller can fix come
-    back as InputErrors; anything else is a GraphQL error with a code.
+    rolls everything back, the audit record included. A transaction aborted for a
+    deadlock or a serialization failure runs again, `work` included. Problems the
+    caller can fix come back as InputErrors; anything else is a GraphQL error with a
+    code. `locks_user`: the user row `work` locks FOR UPDATE (see services.writes.acting).
     """
+
+    async def attempt(conn: AsyncConnection) -> tuple[T, list[dict[str, Any]]]:
+        emitted: list[dict[str, Any]] = []
+        conn.info["emitted"] = emitted
+        actor = await acting(
+            conn, info.context.viewer, meta=info.context.meta, locks_user=locks_user
+        )
+        return await work(conn, actor), emitted
+
     try:
-        async with transaction(info.context.writer) as conn:
-            emitted: list[dict[str, Any]] = []
-            conn.info["emitted"] = emitted
-            viewer = await current_viewer(conn, info.context.viewer)
-            actor = Actor(viewer=viewer, meta=info.context.meta)
-            result = await work(conn, actor)
+        result, emitted = await run_transaction(info.context.writer, attempt)
         # Committed: invalidate before the response goes out, then publish.
         await info.context.field_cache.invalidate(sorted(tags_of(emitted)))
         info.context.relay_kick()

@@ -80,6 +80,14 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
     if owner != viewer_id and not actor.viewer.is_admin:
         raise Forbidden("Only admins may place orders for another user.", field="userId")
 
+    # Locked against deletion until we commit (the actor's own row already is). Before
+    # the key's lock: the owner's own requests hold their row from their actor check on,
+    # so taking the key first could wait for them while they wait for the key (40P01).
+    if not await conn.scalar(
+        select(users.c.id).where(users.c.id == owner).with_for_update(key_share=True)
+    ):
+        raise InvalidInput.one("userId", "NOT_FOUND", "No user with this id.")
+
     # Requests with the same key wait for each other; the first one's order is the answer.
     await conn.execute(
         text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
@@ -103,12 +111,6 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
             )
         first = (await conn.execute(select(*COLUMNS).where(orders.c.id == earlier.order_id))).one()
         return OrderRecord(*first)
-
-    # Locked against deletion until we commit (the actor's own row already is).
-    if not await conn.scalar(
-        select(users.c.id).where(users.c.id == owner).with_for_update(key_share=True)
-    ):
-        raise InvalidInput.one("userId", "NOT_FOUND", "No user with this id.")
 
     wanted = {line.product_id: line for line in data.items}
     stock_rows = (

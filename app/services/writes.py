@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import random
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import Row, Table, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
+from app.auth.authenticate import current_viewer
+from app.auth.viewer import RequestMeta, Viewer
 from app.db.engine import connect
-from app.errors import Conflict, InvalidInput, NotFound
+from app.db.users import users
+from app.errors import Conflict, InvalidInput, NotFound, TryAgain
+from app.services.audit import Actor
+
+T = TypeVar("T")
+log = logging.getLogger("app.services")
+
+# A transaction PostgreSQL aborted for a deadlock or a serialization failure runs again
+# up to this many times in all; the pause before each retry is drawn at random from
+# [0, RETRY_BASE_S * 2**n) so that the transactions that collided do not collide again.
+ATTEMPTS = 4
+RETRY_BASE_S = 0.01
 
 
 @asynccontextmanager
@@ -20,6 +36,53 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """One transaction: everything in it commits together, or nothing does."""
     async with connect(engine) as conn, conn.begin():
         yield conn
+
+
+async def run_transaction(
+    engine: AsyncEngine,
+    work: Callable[[AsyncConnection], Awaitable[T]],
+    *,
+    attempts: int = ATTEMPTS,
+) -> T:
+    """`work` in one transaction, run again from the start if PostgreSQL aborts it for a
+    deadlock or a serialization failure (40P01, 40001).
+
+    The whole unit re-runs, its audit and outbox records included, so `work` must keep
+    its effects inside the transaction: do anything outside it (cache invalidation,
+    notifications) after this returns. When every attempt collides the caller gets
+    TryAgain (TRY_AGAIN, retryable), never a database error.
+    """
+    for attempt in range(1, attempts + 1):
+        try:
+            async with transaction(engine) as conn:
+                return await work(conn)
+        except TryAgain:
+            if attempt == attempts:
+                log.warning("transaction collided %d times; giving up", attempts)
+                raise
+            await asyncio.sleep(random.uniform(0, RETRY_BASE_S * 2**attempt))
+    raise AssertionError("unreachable: the last attempt returns or raises")
+
+
+async def acting(
+    conn: AsyncConnection,
+    viewer: Viewer,
+    *,
+    meta: RequestMeta,
+    locks_user: uuid.UUID | None = None,
+) -> Actor:
+    """The actor of a write, their role read again inside its transaction (and their row
+    locked against deletion until it ends).
+
+    `locks_user` names a user row the write goes on to lock FOR UPDATE. When that is
+    the actor's own row it is locked FOR UPDATE here, before the re-check's KEY SHARE:
+    taking KEY SHARE first and upgrading later lets two such writes each hold KEY SHARE
+    and wait for the other, until PostgreSQL aborts one (40P01). Locked first, the
+    second write simply waits for the first.
+    """
+    if locks_user is not None and locks_user == viewer.user_id:
+        await conn.execute(select(users.c.id).where(users.c.id == locks_user).with_for_update())
+    return Actor(viewer=await current_viewer(conn, viewer), meta=meta)
 
 
 def constraint_of(error: IntegrityError) -> str:

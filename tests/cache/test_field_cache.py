@@ -116,8 +116,14 @@ async def test_private_values_are_kept_per_viewer(capi: Api) -> None:
     assert stats_of(capi)["misses"] == 3
 
 
-async def test_a_hundred_cold_misses_compute_once(capi: Api) -> None:
+async def test_a_hundred_cold_misses_compute_once(capi: Api, redis_url: str) -> None:
     query = "{ topProducts(limit: 7) { sales { unitsSold } } }"
+    # A Redis that answers: a hundred new connections at once can take longer than the
+    # production timeout (0.1 s) on a busy test machine, and a read whose tag versions
+    # time out is computed on its own (UNKNOWN), which is right but not this test's case.
+    cache = capi.client._transport.app.state.field_cache  # type: ignore[attr-defined]
+    await cache.store.close()
+    cache.store = RedisStore(redis_url, timeout=5)
     await capi.data("{ viewer { id } }")
     capi.statements.clear()
     results = await asyncio.gather(*(capi.data(query) for _ in range(100)))
@@ -141,12 +147,40 @@ async def test_with_the_cache_off_every_request_computes_its_own(wapi: Api) -> N
         assert stats_of(api) == {}
 
 
+VERSION = "query($id: ID!) { product(id: $id) { version } }"
+
+
 async def test_a_dead_redis_costs_correctness_nothing(wapi: Api) -> None:
+    """Every read goes to PostgreSQL, the failures are counted, and a write is seen at
+    once (no value from anywhere but the database)."""
     async with running_app(wapi.url, redis_url="redis://127.0.0.1:1/0") as api:
         expected = await wapi.data(SALES)
         for _ in range(3):
-            assert await api.data(SALES) == expected
-        assert stats_of(api).get("hits", 0) == 0
+            assert await api.counted(SALES) == expected
+            assert any("order_items" in s for s in api.statements.statements)
+        store = api.client._transport.app.state.field_cache.store  # type: ignore[attr-defined]
+        assert store.errors >= 1
+        stats = stats_of(api)
+        assert stats.get("hits", 0) == 0
+        assert stats["errors"] >= 3
+        product = expected["products"]["edges"][0]["node"]
+        sold = product["salesStats"]["unitsSold"]
+        version = (await api.data(VERSION, {"id": product["id"]}))["product"]["version"]
+        await api.data(
+            UPDATE_PRODUCT, {"input": {"id": product["id"], "expectedVersion": version, "stock": 9}}
+        )
+        placed = await api.data(
+            PLACE_ORDER,
+            {
+                "input": {
+                    "items": [{"productId": product["id"], "quantity": 1}],
+                    "idempotencyKey": "dead-redis",
+                }
+            },
+        )
+        assert placed["placeOrder"]["order"] is not None, placed
+        fresh = (await api.data(SALES))["products"]["edges"][0]["node"]
+        assert fresh["salesStats"]["unitsSold"] == sold + 1
 
 
 PRODUCTS = """query($search: String) { products(first: 3, filter: {search: $search}) {

@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 from sqlalchemy import event, text
+from sqlalchemy.exc import DBAPIError
 
 from app.db.engine import connect, create_engine
-from app.errors import ServiceUnavailable
+from app.errors import ServiceUnavailable, TryAgain
 from app.settings import Settings
 
 
@@ -80,5 +81,25 @@ async def test_connections_go_to_waiters_first_come_first_served(seeded_url: str
         await asyncio.gather(waiter)
         await asyncio.gather(*newcomers)
         assert order[0] == "waiter", order
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.parametrize("sqlstate", ["40P01", "40001"])
+async def test_deadlock_and_serialization_failure_are_try_again(
+    seeded_url: str, sqlstate: str
+) -> None:
+    engine = create_engine(Settings(), seeded_url)
+    try:
+        with pytest.raises(TryAgain, match="send it again") as raised:
+            async with connect(engine) as conn:
+                await conn.execute(
+                    text(f"DO $$ BEGIN RAISE EXCEPTION 'x' USING ERRCODE = '{sqlstate}'; END $$")
+                )
+        assert raised.value.code == "TRY_AGAIN"
+        # Anything else from the database stays what it was (a bug, INTERNAL to clients).
+        with pytest.raises(DBAPIError):
+            async with connect(engine) as conn:
+                await conn.execute(text("SELECT 1 / 0"))
     finally:
         await engine.dispose()

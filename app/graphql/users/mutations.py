@@ -85,7 +85,7 @@ class UserMutation:
                 changes=changes,
             )
 
-        result = await write(info, work)
+        result = await write(info, work, locks_user=user_id)
         info.context.authenticator.forget_user(user_id)
         return _payload(result)
 
@@ -101,6 +101,6 @@ class UserMutation:
                 expected_version=input.expected_version,
             )
 
-        _, errors = await write(info, work)
+        _, errors = await write(info, work, locks_user=user_id)
         info.context.authenticator.forget_user(user_id)
         return DeleteUserPayload(deleted_id=None if errors else input.id, errors=errors)
