@@ -212,8 +212,12 @@ def _unexpired(viewer: Viewer) -> Viewer:
 
 
 async def current_viewer(conn: AsyncConnection, viewer: Viewer) -> Viewer:
-    """The viewer with their role as it is now, their row locked against deletion until
-    the transaction ends. A user deleted since their token was checked is refused."""
+    """The viewer with their role as it is now. A user deleted since their token was
+    checked is refused.
+
+    Their row is locked FOR NO KEY UPDATE (what SQLAlchemy's `key_share=True` without
+    `read=True` sends) until the transaction ends: it can be neither deleted nor given
+    another role meanwhile, and one actor's writes run one after another."""
     if viewer.user_id is None:
         return viewer
     role = await conn.scalar(

@@ -71,14 +71,15 @@ async def acting(
     meta: RequestMeta,
     locks_user: uuid.UUID | None = None,
 ) -> Actor:
-    """The actor of a write, their role read again inside its transaction (and their row
-    locked against deletion until it ends).
+    """The actor of a write, their role read again inside its transaction (their row
+    locked FOR NO KEY UPDATE until it ends: see current_viewer).
 
     `locks_user` names a user row the write goes on to lock FOR UPDATE. When that is
-    the actor's own row it is locked FOR UPDATE here, before the re-check's KEY SHARE:
-    taking KEY SHARE first and upgrading later lets two such writes each hold KEY SHARE
-    and wait for the other, until PostgreSQL aborts one (40P01). Locked first, the
-    second write simply waits for the first.
+    the actor's own row it is locked FOR UPDATE here, first: the strongest lock is taken
+    before any weaker one, so no write ever upgrades a lock on that row. (With a shared
+    lock such as KEY SHARE for the re-check, two writes could each hold it and wait for
+    the other to upgrade, until PostgreSQL aborts one with 40P01; tests/services/
+    test_deadlocks.py shows both the hazard and the order that avoids it.)
     """
     if locks_user is not None and locks_user == viewer.user_id:
         await conn.execute(select(users.c.id).where(users.c.id == locks_user).with_for_update())
