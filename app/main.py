@@ -173,15 +173,14 @@ def _tune_gc() -> None:
 
     A large response allocates tens of thousands of short-lived objects, and the
     default thresholds (700, 10, 10) run the cycle collector dozens of times per request
-    over everything in flight. Freezing what start-up made and raising the thresholds
-    took the Heavy query from 106 to 80 ms here (make bench). The young threshold is not
-    too high: each finished operation leaves a small cycle (graphql-core's executor), and
-    at 50,000 a collection freed a few hundred requests' worth at once, pausing 15-50 ms
-    (point lookup p99 40 ms at p50 2 ms); at 10,000 the pauses are a few ms. The middle
-    generation is collected rarely (every 1,000 young collections): it holds the objects
-    of requests in flight, and traversing them again and again under 32 concurrent Heavy
-    queries cost a fifth of the throughput. Full collections still run (every 10 middle
-    ones), so cycles that outlive their request are reclaimed.
+    over everything in flight, so start-up's objects are frozen and the thresholds
+    raised. The young threshold is not too high: each finished operation leaves a small
+    cycle (graphql-core's executor), and a much higher threshold frees hundreds of
+    requests' worth at once, a pause that shows in tail latency. The middle generation is
+    collected rarely (every 1,000 young collections): it holds the objects of requests in
+    flight, and traversing them again and again under many concurrent large queries costs
+    throughput. Full collections still run (every 10 middle ones), so cycles that outlive
+    their request are reclaimed. (Figures: bench/results.)
     Reference counting still frees almost everything at once; only cycles wait longer.
     """
     gc.collect()

@@ -53,8 +53,8 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
 
 def _numeric_as_text(dbapi_connection: Any, record: Any) -> None:
     """numeric travels as text and becomes Decimal(text): the same exact values, but
-    C's Decimal parses a string faster than asyncpg assembles one from binary digits
-    (about 0.7 us a value; a Heavy answer carries 3,000 amounts)."""
+    C's Decimal parses a string faster than asyncpg assembles one from binary digits,
+    and a large answer carries thousands of amounts."""
     dbapi_connection.run_async(
         lambda conn: conn.set_type_codec(
             "numeric", encoder=str, decoder=Decimal, schema="pg_catalog", format="text"
@@ -82,8 +82,8 @@ def _gate(engine: AsyncEngine) -> tuple[asyncio.Semaphore, float] | None:
 
     SQLAlchemy's async pool lets a newcomer take a connection that was just handed back
     while a waiter is being woken; the waiter then queues again at the back. With more
-    requests than connections some requests waited ages (a point lookup's p99 was 0.9 s at
-    a p50 of 14 ms, with 32 connections to 10 pooled). A fair semaphore of the pool's size
+    requests than connections, some requests waited many times the median (tail latency
+    under load; figures in bench/results). A fair semaphore of the pool's size
     in front of it means the pool itself never has waiters.
     """
     pool = engine.sync_engine.pool

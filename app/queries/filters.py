@@ -83,7 +83,7 @@ def any_key(column: ColumnElement[Any]) -> ColumnElement[bool]:
     """`column = ANY(:keys)`, the keys bound when the statement runs.
 
     For statements built once at import and run with `{KEYS: [...]}`: building a Core
-    statement costs more than running it (0.1 to 0.6 ms for ours), so the hot lookups
+    statement costs more than running it, so the hot lookups
     build theirs once, and SQLAlchemy's compiled cache finds them by identity.
     """
     return column == any_(bindparam(KEYS, type_=ARRAY(column.type)))
