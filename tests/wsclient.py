@@ -78,6 +78,9 @@ async def connect(
         max_size=None,
         max_queue=4,
         sock=sock,
+        # No client pings: a test client that stops reading (receive_buffer) would not see
+        # the pong behind the data it has not read, and close the socket itself.
+        ping_interval=None,
     ) as ws:
         session = Session(ws)
         payload = {"authorization": f"Bearer {token}"} if token else {}

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from typing import Any
 
 import pytest
 import websockets
@@ -14,49 +12,12 @@ from websockets.typing import Subprotocol
 
 from app.graphql.events.types import event_cursor
 from tests.conftest import token_for
-from tests.dbtools import fetch_all, fetch_value
+from tests.dbtools import fetch_value
 from tests.events.conftest import Cluster
-from tests.graphql.mutations import PLACE_ORDER, UPDATE_PRODUCT
+from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, place, set_stock
+from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid
 from tests.wsclient import connect
-
-PRODUCT_EVENTS = """subscription($after: String, $filter: ProductEventFilter) {
-  productEvents(after: $after, filter: $filter) {
-    cursor type changedFields node { id stock version } } }"""
-ORDER_EVENTS = """subscription($after: String) {
-  orderEvents(after: $after) { cursor type changedFields node { id status user { id } } } }"""
-
-
-async def a_product(cluster: Cluster, offset: int = 0) -> Any:
-    rows = await fetch_all(
-        cluster.url, "SELECT id FROM products ORDER BY sku OFFSET :o LIMIT 1", o=offset
-    )
-    return rows[0].id
-
-
-async def set_stock(cluster: Cluster, product_id: uuid.UUID, stock: int) -> None:
-    version = await fetch_value(
-        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
-    )
-    await cluster.call(
-        cluster.a,
-        cluster.admin,
-        UPDATE_PRODUCT,
-        input={"id": gid("Product", product_id), "expectedVersion": version, "stock": stock},
-    )
-
-
-async def place(cluster: Cluster, token: str, product_id: uuid.UUID, quantity: int = 1) -> Any:
-    data = await cluster.call(
-        cluster.a,
-        token,
-        PLACE_ORDER,
-        input={
-            "items": [{"productId": gid("Product", product_id), "quantity": quantity}],
-            "idempotencyKey": uuid.uuid4().hex,
-        },
-    )
-    return data["placeOrder"]
 
 
 async def test_b_delivers_the_changes_made_on_a_in_order(cluster: Cluster) -> None:
@@ -327,27 +288,3 @@ async def test_a_bad_header_token_closes_the_connection_with_4403(cluster: Clust
             await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
-
-
-async def test_a_revoked_token_stops_working_on_an_open_socket(cluster: Cluster) -> None:
-    token = await token_for(cluster.url, "admin@example.com")
-    token_id = await fetch_value(
-        cluster.url, "SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1"
-    )
-    async with connect(cluster.b.ws, token=token) as session:
-        op = await session.subscribe(ORDER_EVENTS)
-        await asyncio.sleep(0.3)
-        await cluster.call(
-            cluster.b,
-            cluster.admin,
-            "mutation($i: RevokeApiTokenInput!) { revokeApiToken(input: $i) { errors { code } } }",
-            i={"id": gid("ApiToken", token_id)},
-        )
-        # The subscription ends at its next check...
-        message = await session.receive(wait=15)
-        assert message["id"] == op
-        assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-        assert (await session.receive())["type"] == "complete"
-        # ...and the next operation on the socket runs as nobody.
-        op = await session.subscribe("{ viewer { id } }")
-        assert (await session.next_data(op)) == {"viewer": None}
