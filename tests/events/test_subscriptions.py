@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
+import httpx
+import orjson
 import pytest
 import websockets
 from sqlalchemy import text
@@ -13,7 +15,7 @@ from websockets.typing import Subprotocol
 from app.graphql.events.types import event_cursor
 from tests.conftest import token_for
 from tests.dbtools import fetch_value
-from tests.events.conftest import Cluster
+from tests.events.conftest import Cluster, Server
 from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, place, set_stock
 from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid
@@ -253,7 +255,84 @@ async def test_subscriptions_per_connection_are_limited(cluster: Cluster) -> Non
         message = await session.receive()
     assert message["id"] == op
     assert message["type"] == "error"
-    assert "subscription limit" in str(message["payload"]).lower()
+    [error] = message["payload"]
+    assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+    assert "subscription limit" in error["message"].lower()
+
+
+async def test_the_legacy_protocol_codes_the_subscription_limit_too(cluster: Cluster) -> None:
+    async with websockets.connect(cluster.b.ws, subprotocols=[Subprotocol("graphql-ws")]) as ws:
+        await ws.send('{"type": "connection_init", "payload": {}}')
+        assert '"connection_ack"' in str(await ws.recv())
+        for op in range(4):
+            await ws.send(
+                orjson.dumps(
+                    {"type": "start", "id": str(op), "payload": {"query": PRODUCT_EVENTS}}
+                ).decode()
+            )
+        while True:
+            message = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            if message["type"] == "error":
+                break
+    assert message["id"] == "3"
+    assert message["payload"]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+
+
+SUBSCRIBE_OVER_HTTP = "subscription { productEvents { type } }"
+
+
+async def test_a_subscription_over_plain_http_is_refused_naming_the_transports(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        answers = [
+            await client.post(cluster.b.http, json={"query": SUBSCRIBE_OVER_HTTP}),
+            await client.get(cluster.b.http, params={"query": SUBSCRIBE_OVER_HTTP}),
+            # Multipart subscriptions (Apollo) are not enabled: refused the same way.
+            await client.post(
+                cluster.b.http,
+                json={"query": SUBSCRIBE_OVER_HTTP},
+                headers={"accept": 'multipart/mixed;subscriptionSpec="1.0", application/json'},
+            ),
+        ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        [error] = answer.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST", error
+        assert "graphql-transport-ws" in error["message"]
+        assert "graphql-ws" in error["message"]
+
+
+async def subscribers(server: Server) -> int:
+    async with httpx.AsyncClient(timeout=30) as client:
+        metrics = (await client.get(f"http://127.0.0.1:{server.port}/metrics")).text
+    [count] = [
+        line.split()[1]
+        for line in metrics.splitlines()
+        if line.startswith("ordergraph_subscribers ")
+    ]
+    return int(count)
+
+
+async def settled_count(server: Server, expected: int) -> int:
+    """The subscriber count once it is `expected`, or what it still is after 5 s."""
+    for _ in range(50):
+        count = await subscribers(server)
+        if count == expected:
+            return count
+        await asyncio.sleep(0.1)
+    return count
+
+
+async def test_a_completed_subscription_leaves_the_broker_at_once(cluster: Cluster) -> None:
+    before = await subscribers(cluster.b)
+    async with connect(cluster.b.ws) as session:
+        ops = [await session.subscribe(PRODUCT_EVENTS) for _ in range(2)]
+        assert await settled_count(cluster.b, before + 2) == before + 2
+        for op in ops:
+            await session.send({"id": op, "type": "complete"})
+        # Still connected: only closing the resolver's generator makes it leave.
+        assert await settled_count(cluster.b, before) == before
 
 
 async def test_queries_on_one_socket_do_not_share_cached_rows(cluster: Cluster) -> None:
