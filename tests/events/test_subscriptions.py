@@ -210,7 +210,12 @@ async def test_a_reader_that_stalls_does_not_hold_back_a_fast_one(cluster: Clust
         assert stocks == list(range(300))
         slow_stocks: list[int] = []
         while len(slow_stocks) < 300:
-            message = await slow.receive(wait=20)
+            try:
+                message = await slow.receive(wait=20)
+            except websockets.ConnectionClosed:
+                # The server's keep-alive gave up on a client that reads nothing (on a
+                # loaded machine the 300 writes outlast its ping timeout): also an end.
+                break
             assert message["id"] == slow_op
             if "errors" in message["payload"]:
                 assert message["payload"]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"
