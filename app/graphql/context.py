@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -54,6 +55,27 @@ class Context:
         if self._cache_reads is None:
             self._cache_reads = Reads(self.field_cache.store)
         return self._cache_reads
+
+    def for_operation(self) -> Context:
+        """A copy for one operation on a long connection (a WebSocket runs many, some at
+        once): its own loaders and memos, so operations never share cached rows or clear
+        each other's, and its own viewer to check the credential again without touching
+        the others'."""
+        return dataclasses.replace(
+            self,
+            loaders=Loaders(self.loaders.engine),
+            lookahead={},
+            cache_trace=[],
+            shared_nodes={},
+            _cache_reads=None,
+        )
+
+    def fresh_reads(self) -> None:
+        """Forget what this operation read: each event of a subscription shows the data
+        as it is when the event is delivered, not as an earlier event found it."""
+        self.loaders = Loaders(self.loaders.engine)
+        self.shared_nodes = {}
+        self.cache_trace = []
 
     def relay_kick(self) -> None:
         """After a commit: let this process's relay publish the change at once."""

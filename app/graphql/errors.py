@@ -9,6 +9,7 @@ client sees INTERNAL with the request id, and the stack trace goes to the log on
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 from collections.abc import AsyncGenerator, Callable, Iterator
@@ -102,19 +103,22 @@ def coded(
     resolver: Callable[P, AsyncGenerator[T, None]],
 ) -> Callable[P, AsyncGenerator[T, None]]:
     """For subscriptions: errors raised while streaming carry codes too (results of a
-    subscription bypass the operation hooks of ErrorCodes)."""
+    subscription bypass the operation hooks of ErrorCodes). Closing the wrapper closes
+    the resolver's generator at once, so its cleanup (leaving the broker) runs when the
+    subscription ends, not when the cycle collector finds it."""
 
     @functools.wraps(resolver)
     async def wrapper(*args: P.args, **kwargs: P.kwargs) -> AsyncGenerator[T, None]:
-        try:
-            async for item in resolver(*args, **kwargs):
-                yield item
-        except GraphQLError:
-            raise
-        except Exception as exc:
-            raise classify(
-                GraphQLError(str(exc), original_error=exc, path=["subscription"]),
-                request_id="subscription",
-            ) from None
+        async with contextlib.aclosing(resolver(*args, **kwargs)) as items:
+            try:
+                async for item in items:
+                    yield item
+            except GraphQLError:
+                raise
+            except Exception as exc:
+                raise classify(
+                    GraphQLError(str(exc), original_error=exc, path=["subscription"]),
+                    request_id="subscription",
+                ) from None
 
     return wrapper

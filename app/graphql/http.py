@@ -12,20 +12,23 @@ import secrets
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
-from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
+from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from app.auth.viewer import ANONYMOUS, RequestMeta
 from app.errors import ServiceUnavailable, Unauthenticated
 from app.graphql.context import Context
+from app.graphql.websocket import LegacyWSHandler, TransportWSHandler
 from app.loaders import Loaders
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -61,7 +64,17 @@ class AuthenticationFailed(HTTPException):
         super().__init__(401, error.message)
 
 
+SUBSCRIPTION_TRANSPORTS = (
+    "A subscription streams many results, which a plain JSON response cannot carry: "
+    "subscribe over a WebSocket at this path, with the graphql-transport-ws or graphql-ws "
+    "subprotocol."
+)
+
+
 class GraphQLApp(GraphQL[Context, None]):
+    graphql_transport_ws_handler_class = TransportWSHandler
+    graphql_ws_handler_class = LegacyWSHandler
+
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
         request_id = request.headers.get("x-request-id", "")
@@ -108,6 +121,42 @@ class GraphQLApp(GraphQL[Context, None]):
         elif context.header_auth_error is not None:
             raise ConnectionRejectionError({"reason": context.header_auth_error})
         return None
+
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """One result as plain JSON (GET or POST): a subscription is refused with the
+        transports that carry it, instead of running it as a query (a null answer that
+        looked like a bug on our side). Streaming transports, once enabled, are answered
+        before this, by strawberry's schema.stream."""
+        method = request_adapter.method
+        allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
+        if not self.allow_queries_via_get and method == "GET":
+            allowed -= {OperationType.QUERY}
+        try:
+            return await self.schema.execute(
+                request_data.query,
+                root_value=root_value,
+                variable_values=request_data.variables,
+                context_value=context,
+                operation_name=request_data.operation_name,
+                allowed_operation_types=allowed,
+                operation_extensions=request_data.extensions,
+            )
+        except CannotGetOperationTypeError as exc:
+            raise HTTPException(400, exc.as_http_error_reason()) from None
+        except InvalidOperationTypeError as exc:
+            if exc.operation_type is OperationType.SUBSCRIPTION:
+                raise HTTPException(400, SUBSCRIPTION_TRANSPORTS) from None
+            raise HTTPException(400, exc.as_http_error_reason(method)) from None
+        except MissingQueryError:
+            raise HTTPException(400, "No GraphQL query found in the request") from None
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         response = await super().get_sub_response(request)

@@ -20,6 +20,8 @@ from tests import postgres
 from tests.conftest import SMALL, token_for
 from tests.redis_server import PrivateRedis, find_redis, free_port, private_redis
 
+RECHECK_SECONDS = 2
+
 
 @dataclass
 class Server:
@@ -148,6 +150,9 @@ async def cluster(
         redis_url,
         tmp_path_factory.mktemp("cluster"),
         SUBSCRIBER_QUEUE_SIZE="20",
+        # Subscriptions check their credential again every AUTH_CACHE_SECONDS: short, so
+        # the tests of revocation and demotion wait little.
+        AUTH_CACHE_SECONDS=str(RECHECK_SECONDS),
         WS_INIT_TIMEOUT_SECONDS="1",
         WS_MAX_SUBSCRIPTIONS="3",
     ):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 from tests.events.conftest import Cluster
-from tests.events.test_subscriptions import PRODUCT_EVENTS, a_product, set_stock
+from tests.events.feeds import PRODUCT_EVENTS, a_product, set_stock
 from tests.helpers import gid
 from tests.redis_server import PrivateRedis
 from tests.wsclient import connect

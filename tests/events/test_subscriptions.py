@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from typing import Any
 
+import httpx
+import orjson
 import pytest
 import websockets
 from sqlalchemy import text
@@ -14,49 +14,12 @@ from websockets.typing import Subprotocol
 
 from app.graphql.events.types import event_cursor
 from tests.conftest import token_for
-from tests.dbtools import fetch_all, fetch_value
-from tests.events.conftest import Cluster
-from tests.graphql.mutations import PLACE_ORDER, UPDATE_PRODUCT
+from tests.dbtools import fetch_value
+from tests.events.conftest import Cluster, Server
+from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, place, set_stock
+from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid
 from tests.wsclient import connect
-
-PRODUCT_EVENTS = """subscription($after: String, $filter: ProductEventFilter) {
-  productEvents(after: $after, filter: $filter) {
-    cursor type changedFields node { id stock version } } }"""
-ORDER_EVENTS = """subscription($after: String) {
-  orderEvents(after: $after) { cursor type changedFields node { id status user { id } } } }"""
-
-
-async def a_product(cluster: Cluster, offset: int = 0) -> Any:
-    rows = await fetch_all(
-        cluster.url, "SELECT id FROM products ORDER BY sku OFFSET :o LIMIT 1", o=offset
-    )
-    return rows[0].id
-
-
-async def set_stock(cluster: Cluster, product_id: uuid.UUID, stock: int) -> None:
-    version = await fetch_value(
-        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
-    )
-    await cluster.call(
-        cluster.a,
-        cluster.admin,
-        UPDATE_PRODUCT,
-        input={"id": gid("Product", product_id), "expectedVersion": version, "stock": stock},
-    )
-
-
-async def place(cluster: Cluster, token: str, product_id: uuid.UUID, quantity: int = 1) -> Any:
-    data = await cluster.call(
-        cluster.a,
-        token,
-        PLACE_ORDER,
-        input={
-            "items": [{"productId": gid("Product", product_id), "quantity": quantity}],
-            "idempotencyKey": uuid.uuid4().hex,
-        },
-    )
-    return data["placeOrder"]
 
 
 async def test_b_delivers_the_changes_made_on_a_in_order(cluster: Cluster) -> None:
@@ -247,7 +210,12 @@ async def test_a_reader_that_stalls_does_not_hold_back_a_fast_one(cluster: Clust
         assert stocks == list(range(300))
         slow_stocks: list[int] = []
         while len(slow_stocks) < 300:
-            message = await slow.receive(wait=20)
+            try:
+                message = await slow.receive(wait=20)
+            except websockets.ConnectionClosed:
+                # The server's keep-alive gave up on a client that reads nothing (on a
+                # loaded machine the 300 writes outlast its ping timeout): also an end.
+                break
             assert message["id"] == slow_op
             if "errors" in message["payload"]:
                 assert message["payload"]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"
@@ -292,7 +260,84 @@ async def test_subscriptions_per_connection_are_limited(cluster: Cluster) -> Non
         message = await session.receive()
     assert message["id"] == op
     assert message["type"] == "error"
-    assert "subscription limit" in str(message["payload"]).lower()
+    [error] = message["payload"]
+    assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+    assert "subscription limit" in error["message"].lower()
+
+
+async def test_the_legacy_protocol_codes_the_subscription_limit_too(cluster: Cluster) -> None:
+    async with websockets.connect(cluster.b.ws, subprotocols=[Subprotocol("graphql-ws")]) as ws:
+        await ws.send('{"type": "connection_init", "payload": {}}')
+        assert '"connection_ack"' in str(await ws.recv())
+        for op in range(4):
+            await ws.send(
+                orjson.dumps(
+                    {"type": "start", "id": str(op), "payload": {"query": PRODUCT_EVENTS}}
+                ).decode()
+            )
+        while True:
+            message = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            if message["type"] == "error":
+                break
+    assert message["id"] == "3"
+    assert message["payload"]["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+
+
+SUBSCRIBE_OVER_HTTP = "subscription { productEvents { type } }"
+
+
+async def test_a_subscription_over_plain_http_is_refused_naming_the_transports(
+    cluster: Cluster,
+) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        answers = [
+            await client.post(cluster.b.http, json={"query": SUBSCRIBE_OVER_HTTP}),
+            await client.get(cluster.b.http, params={"query": SUBSCRIBE_OVER_HTTP}),
+            # Multipart subscriptions (Apollo) are not enabled: refused the same way.
+            await client.post(
+                cluster.b.http,
+                json={"query": SUBSCRIBE_OVER_HTTP},
+                headers={"accept": 'multipart/mixed;subscriptionSpec="1.0", application/json'},
+            ),
+        ]
+    for answer in answers:
+        assert answer.status_code == 400, answer.text
+        [error] = answer.json()["errors"]
+        assert error["extensions"]["code"] == "BAD_REQUEST", error
+        assert "graphql-transport-ws" in error["message"]
+        assert "graphql-ws" in error["message"]
+
+
+async def subscribers(server: Server) -> int:
+    async with httpx.AsyncClient(timeout=30) as client:
+        metrics = (await client.get(f"http://127.0.0.1:{server.port}/metrics")).text
+    [count] = [
+        line.split()[1]
+        for line in metrics.splitlines()
+        if line.startswith("ordergraph_subscribers ")
+    ]
+    return int(count)
+
+
+async def settled_count(server: Server, expected: int) -> int:
+    """The subscriber count once it is `expected`, or what it still is after 5 s."""
+    for _ in range(50):
+        count = await subscribers(server)
+        if count == expected:
+            return count
+        await asyncio.sleep(0.1)
+    return count
+
+
+async def test_a_completed_subscription_leaves_the_broker_at_once(cluster: Cluster) -> None:
+    before = await subscribers(cluster.b)
+    async with connect(cluster.b.ws) as session:
+        ops = [await session.subscribe(PRODUCT_EVENTS) for _ in range(2)]
+        assert await settled_count(cluster.b, before + 2) == before + 2
+        for op in ops:
+            await session.send({"id": op, "type": "complete"})
+        # Still connected: only closing the resolver's generator makes it leave.
+        assert await settled_count(cluster.b, before) == before
 
 
 async def test_queries_on_one_socket_do_not_share_cached_rows(cluster: Cluster) -> None:
@@ -327,27 +372,3 @@ async def test_a_bad_header_token_closes_the_connection_with_4403(cluster: Clust
             await ws.recv()
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4403
-
-
-async def test_a_revoked_token_stops_working_on_an_open_socket(cluster: Cluster) -> None:
-    token = await token_for(cluster.url, "admin@example.com")
-    token_id = await fetch_value(
-        cluster.url, "SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1"
-    )
-    async with connect(cluster.b.ws, token=token) as session:
-        op = await session.subscribe(ORDER_EVENTS)
-        await asyncio.sleep(0.3)
-        await cluster.call(
-            cluster.b,
-            cluster.admin,
-            "mutation($i: RevokeApiTokenInput!) { revokeApiToken(input: $i) { errors { code } } }",
-            i={"id": gid("ApiToken", token_id)},
-        )
-        # The subscription ends at its next check...
-        message = await session.receive(wait=15)
-        assert message["id"] == op
-        assert message["payload"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
-        assert (await session.receive())["type"] == "complete"
-        # ...and the next operation on the socket runs as nobody.
-        op = await session.subscribe("{ viewer { id } }")
-        assert (await session.next_data(op)) == {"viewer": None}

@@ -7,6 +7,7 @@ duplicate at the seam. Every event passes the same read rules as a query.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime
@@ -14,7 +15,6 @@ from datetime import UTC, datetime
 import strawberry
 
 from app.auth import policy
-from app.auth.viewer import Viewer
 from app.db.engine import connect
 from app.errors import BadInput, NotFound, Unauthenticated
 from app.events import event_log
@@ -31,7 +31,6 @@ from app.graphql.events.types import (
     event_position,
 )
 from app.graphql.relay import pk_of
-from app.loaders import Loaders
 
 
 async def stream(
@@ -40,42 +39,69 @@ async def stream(
     context = info.context
     broker: Broker = context.request.app.state.broker
     start = event_position(after) if after is not None else None
+    rights = _Rights(context)
     subscriber = broker.subscribe(lambda event: event.topic == topic and wanted(event))
     try:
         floor = subscriber.start
         if start is not None:
             replay = _replay(info, start, until=subscriber.start, wanted=subscriber.predicate)
             async for event in replay:
+                await rights.check()
+                context.fresh_reads()
                 yield event
             floor = max(floor, start)
-        viewer = context.viewer
-        recheck = max(context.settings.auth_cache_seconds, 1.0)
         while True:
-            expiry = _until_expiry(viewer.expires_at)
-            if expiry is not None and expiry <= 0:
-                raise Unauthenticated("Your credential expired; subscribe again with a fresh one.")
+            await rights.check()
             try:
-                event = await subscriber.next(recheck if expiry is None else min(recheck, expiry))
+                event = await subscriber.next(rights.wait())
             except TimeoutError:
-                await _still_valid(context, viewer)
                 continue
             if event.position > floor:
-                # Fresh per event: nested fields show the data as it is now.
-                context.loaders = Loaders(context.loaders.engine)
-                context.cache_trace = []
+                # The wait may have ended just as a check fell due; checked before every
+                # event, so a busy feed is checked as often as an idle one.
+                await rights.check()
+                context.fresh_reads()
                 yield event
     finally:
         subscriber.close()
 
 
-async def _still_valid(context: Context, viewer: Viewer) -> None:
-    """End the subscription when its credential was revoked, expired, or now names
-    someone else or another role: the events it may see were decided by the old one."""
-    if context.credential is None:
-        return
-    current = await context.authenticator.viewer(context.credential)
-    if (current.user_id, current.role) != (viewer.user_id, viewer.role):
-        raise Unauthenticated("Your rights changed; subscribe again.")
+class _Rights:
+    """The subscriber's credential, checked again every `AUTH_CACHE_SECONDS` (at least
+    every second) whether events come or not, and its expiry to the moment."""
+
+    def __init__(self, context: Context) -> None:
+        self.context = context
+        self.viewer = context.viewer
+        self.every = max(context.settings.auth_cache_seconds, 1.0)
+        self.due = time.monotonic() + self.every
+
+    async def check(self) -> None:
+        """Raise UNAUTHENTICATED when the events may no longer be seen."""
+        expiry = _until_expiry(self.viewer.expires_at)
+        if expiry is not None and expiry <= 0:
+            raise Unauthenticated("Your credential expired; subscribe again with a fresh one.")
+        if time.monotonic() >= self.due:
+            await self._still_valid()
+            self.due = time.monotonic() + self.every
+
+    async def _still_valid(self) -> None:
+        # Revoked, expired, or now naming someone else or another role: the events this
+        # subscription may see were decided by the old rights. The authenticator trusts
+        # a checked credential for AUTH_CACHE_SECONDS, but the instance that revokes a
+        # token or changes a role forgets it at once.
+        context = self.context
+        if context.credential is None:
+            return
+        current = await context.authenticator.viewer(context.credential)
+        if (current.user_id, current.role) != (self.viewer.user_id, self.viewer.role):
+            raise Unauthenticated("Your rights changed; subscribe again.")
+
+    def wait(self) -> float:
+        """How long to wait for the next event before a check falls due."""
+        until_due = max(self.due - time.monotonic(), 0.0)
+        expiry = _until_expiry(self.viewer.expires_at)
+        return until_due if expiry is None else min(until_due, expiry)
 
 
 async def _replay(

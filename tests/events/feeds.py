@@ -1,0 +1,85 @@
+"""Documents and helpers the subscription tests share: products, stock, orders."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+from tests.dbtools import fetch_all, fetch_value
+from tests.events.conftest import Cluster
+from tests.graphql.mutations import PLACE_ORDER, UPDATE_PRODUCT
+from tests.helpers import gid
+
+PRODUCT_EVENTS = """subscription($after: String, $filter: ProductEventFilter) {
+  productEvents(after: $after, filter: $filter) {
+    cursor type changedFields node { id stock version } } }"""
+ORDER_EVENTS = """subscription($after: String) {
+  orderEvents(after: $after) { cursor type changedFields node { id status user { id } } } }"""
+
+
+async def a_product(cluster: Cluster, offset: int = 0) -> Any:
+    rows = await fetch_all(
+        cluster.url, "SELECT id FROM products ORDER BY sku OFFSET :o LIMIT 1", o=offset
+    )
+    return rows[0].id
+
+
+async def set_stock(cluster: Cluster, product_id: uuid.UUID, stock: int) -> None:
+    version = await fetch_value(
+        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
+    )
+    await cluster.call(
+        cluster.a,
+        cluster.admin,
+        UPDATE_PRODUCT,
+        input={"id": gid("Product", product_id), "expectedVersion": version, "stock": stock},
+    )
+
+
+async def place(cluster: Cluster, token: str, product_id: uuid.UUID, quantity: int = 1) -> Any:
+    data = await cluster.call(
+        cluster.a,
+        token,
+        PLACE_ORDER,
+        input={
+            "items": [{"productId": gid("Product", product_id), "quantity": quantity}],
+            "idempotencyKey": uuid.uuid4().hex,
+        },
+    )
+    return data["placeOrder"]
+
+
+@dataclass
+class Orders:
+    """What a steady stream of orders has placed so far."""
+
+    placed: int = 0
+
+
+@contextlib.asynccontextmanager
+async def steady_orders(
+    cluster: Cluster, token: str, product_id: uuid.UUID, *, every: float = 0.1, workers: int = 2
+) -> AsyncIterator[Orders]:
+    """Orders placed on server a by `token`'s user, by `workers` placing one each every
+    `every` seconds, until the block ends: a busy feed for order subscribers."""
+    orders = Orders()
+
+    async def run() -> None:
+        while True:
+            await place(cluster, token, product_id)
+            orders.placed += 1
+            await asyncio.sleep(every)
+
+    tasks = [asyncio.create_task(run()) for _ in range(workers)]
+    try:
+        yield orders
+    finally:
+        for task in tasks:
+            task.cancel()
+        for task in tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
