@@ -20,13 +20,13 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.auth.api_tokens import ApiTokenRecord, find_token
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded_postgres
+from app.db.engine import transaction
 from app.db.seed import ADMIN_EMAIL, DatabaseNotEmpty, SeedSpec, is_empty, seed
 from app.db.users import users
 from app.errors import InvalidInput
 from app.services.audit import CLI
 from app.services.tokens import NewToken, create_api_token
 from app.services.validation import validate
-from app.services.writes import transaction
 from app.settings import Settings, get_settings
 
 log = logging.getLogger("ordergraph")

@@ -18,11 +18,11 @@ from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from app.db import migrate
+from app.db.engine import transaction
 from app.db.seed import ADMIN_EMAIL, SeedSpec, seed
 from app.main import create_app
 from app.services.audit import CLI
 from app.services.tokens import NewToken, create_api_token
-from app.services.writes import transaction
 from app.settings import Settings
 from tests import postgres
 

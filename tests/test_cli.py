@@ -23,11 +23,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.auth.api_tokens import find_token
 from app.auth.viewer import Viewer
 from app.cli import ADMIN_TOKEN_FILE, _demo_admin_token
+from app.db.engine import transaction
 from app.db.identity import api_tokens
 from app.db.seed import seed
 from app.services.audit import Actor
 from app.services.tokens import revoke_api_token
-from app.services.writes import transaction
 from tests import postgres
 from tests.conftest import SMALL
 from tests.db.test_embedded import embedded_data_dir, postmaster

@@ -29,11 +29,10 @@ from app.auth.identities import (
     touch_identity,
 )
 from app.auth.viewer import ANONYMOUS, Viewer
-from app.db.engine import connect
+from app.db.engine import connect, transaction
 from app.db.identity import api_tokens
 from app.db.users import users
 from app.errors import Unauthenticated
-from app.services.writes import transaction
 from app.settings import Settings
 
 TOUCH_EVERY = timedelta(minutes=1)

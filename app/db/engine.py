@@ -138,6 +138,13 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
             gate[0].release()
 
 
+@asynccontextmanager
+async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
+    """One transaction: everything in it commits together, or nothing does."""
+    async with connect(engine) as conn, conn.begin():
+        yield conn
+
+
 def _busy() -> ServiceUnavailable:
     return ServiceUnavailable(
         "The server is busy: every database connection is in use; retry shortly."

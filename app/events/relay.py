@@ -15,11 +15,11 @@ from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app.db.engine import transaction
 from app.errors import ServiceUnavailable
 from app.events import event_log
 from app.events.bus import Bus
 from app.events.records import Event
-from app.services.writes import transaction
 
 log = logging.getLogger(__name__)
 CHANNEL = "ordergraph_outbox"

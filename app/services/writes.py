@@ -6,8 +6,7 @@ import asyncio
 import logging
 import random
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from sqlalchemy import Row, Table, select
@@ -16,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.authenticate import current_viewer
 from app.auth.viewer import RequestMeta, Viewer
-from app.db.engine import connect
+from app.db.engine import transaction
 from app.db.users import users
 from app.errors import Conflict, InvalidInput, NotFound, TryAgain
 from app.services.audit import Actor
@@ -29,13 +28,6 @@ log = logging.getLogger("app.services")
 # [0, RETRY_BASE_S * 2**n) so that the transactions that collided do not collide again.
 ATTEMPTS = 4
 RETRY_BASE_S = 0.01
-
-
-@asynccontextmanager
-async def transaction(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
-    """One transaction: everything in it commits together, or nothing does."""
-    async with connect(engine) as conn, conn.begin():
-        yield conn
 
 
 async def run_transaction(

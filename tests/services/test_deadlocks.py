@@ -14,12 +14,12 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_en
 
 from app.auth.authenticate import current_viewer
 from app.auth.viewer import RequestMeta, Viewer
-from app.db.engine import create_engine
+from app.db.engine import create_engine, transaction
 from app.db.seed import seed
 from app.errors import Conflict, TryAgain
 from app.queries.users import UserRecord
 from app.services.users import UserChanges, update_user
-from app.services.writes import ATTEMPTS, acting, run_transaction, transaction
+from app.services.writes import ATTEMPTS, acting, run_transaction
 from app.settings import Settings
 from tests.conftest import SMALL, Api
 from tests.dbtools import fetch_all, fetch_one, fetch_value
