@@ -5,22 +5,20 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from strawberry.schema.schema import validate_document
-
+from app.graphql.limits import check_limits
 from tests.conftest import Api
 
 
 @pytest.fixture
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """The documents graphql-core's validator was run on, in order."""
+    """The documents validation was run on, in order (the limits are its first step)."""
     seen: list[object] = []
-    real = validate_document
 
-    def counting(graphql_schema: Any, document: Any, rules: Any) -> Any:
+    def counting(document: Any, limits: Any) -> Any:
         seen.append(document)
-        return real(graphql_schema, document, rules)
+        return check_limits(document, limits)
 
-    monkeypatch.setattr("app.graphql.schema.validate_document", counting)
+    monkeypatch.setattr("app.graphql.documents.check_limits", counting)
     return seen
 
 
