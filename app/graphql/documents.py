@@ -12,7 +12,7 @@ from collections.abc import Iterator
 from typing import Any, NamedTuple
 
 from cachetools import LRUCache
-from graphql import DocumentNode, GraphQLError
+from graphql import DocumentNode, GraphQLError, Token
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
@@ -32,7 +32,7 @@ def weigh(document: DocumentNode) -> int:
     if document.loc is None:
         return 0
     tokens = 0
-    token = document.loc.start_token
+    token: Token | None = document.loc.start_token
     while token is not None:
         tokens += 1
         token = token.next

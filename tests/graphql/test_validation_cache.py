@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+
 from app.graphql.limits import check_limits
 from tests.conftest import Api
 
