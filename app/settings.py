@@ -45,6 +45,11 @@ class Settings(BaseSettings):
         description="Most selection sets, inline fragments and fragment spreads a document "
         "may nest within one another.",
     )
+    max_query_fields: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most fields a document may select, counting each spread of a fragment.",
+    )
     document_cache_bytes: int = Field(
         default=64 * 2**20,
         ge=2**20,

@@ -7,19 +7,21 @@ could not run (parse or validation errors); application/json always answers 200.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from typing import Any
 
 import orjson
-from cross_web import HTTPException
+from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError
-from strawberry.http import GraphQLHTTPResponse, process_result
+from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
+from strawberry.schema.exceptions import InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 from strawberry.types.unset import UnsetType
 
@@ -59,6 +61,71 @@ class AuthenticationFailed(HTTPException):
 
     def __init__(self, error: Unauthenticated) -> None:
         super().__init__(401, error.message)
+
+
+class MethodNotAllowed(HTTPException):
+    """405, with the methods that would have been allowed."""
+
+    def __init__(self, reason: str, *, allow: str) -> None:
+        super().__init__(405, reason)
+        self.allow = allow
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is limited to {limit} bytes.")
+
+
+class LimitedBody:
+    """The request body, refused with BodyTooLarge as soon as more than `limit` bytes
+    arrive, whether it is sent with a Content-Length or in chunks."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.received = 0
+        self.complete = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.received > self.limit:
+                raise BodyTooLarge(self.limit)
+        elif message["type"] == "http.disconnect":
+            self.complete = True
+        return message
+
+    async def drain(self) -> bool:
+        """Read and drop the rest of a refused body, within bounds, so that a client
+        that sends its whole body before reading the answer reads the 413 (closing with
+        a body unread resets the connection, and the answer with it). True when the
+        body was read to its end."""
+        budget = _DRAIN_FACTOR * self.limit
+        try:
+            async with asyncio.timeout(_DRAIN_SECONDS):
+                while not self.complete and budget > 0:
+                    message = await self._receive()
+                    if message["type"] != "http.request":
+                        return False
+                    budget -= len(message.get("body", b""))
+                    self.complete = not message.get("more_body", False)
+        except TimeoutError:
+            return False
+        return self.complete
+
+
+# A refused body is read on for at most this many times the limit, and this long.
+_DRAIN_FACTOR = 8
+_DRAIN_SECONDS = 10.0
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length") or 0)
+    except ValueError:
+        raise HTTPException(400, "Content-Length must be a number of bytes.") from None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -153,25 +220,51 @@ class GraphQLApp(GraphQL[Context, None]):
                 400, 'The request body must be a JSON object: {"query": "...", "variables": {}}.'
             ) from None
 
+    async def execute_single(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        sub_response: Response,
+        context: Context,
+        root_value: None,
+        request_data: GraphQLRequestData,
+    ) -> ExecutionResult:
+        """Like strawberry's, but a mutation sent with GET is 405 with `Allow: POST`, as
+        the GraphQL-over-HTTP spec asks (strawberry answers 400)."""
+        try:
+            return await super().execute_single(
+                request, request_adapter, sub_response, context, root_value, request_data
+            )
+        except HTTPException as exc:
+            if isinstance(exc.__cause__, InvalidOperationTypeError) and request.method == "GET":
+                raise MethodNotAllowed(exc.reason, allow="POST") from None
+            raise
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Like strawberry's, but a malformed HTTP request gets a JSON error body."""
+        """Like strawberry's, but a malformed HTTP request gets a JSON error body, and
+        the body is limited to MAX_BODY_BYTES however it is sent."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive)
-        limit = request.app.state.settings.max_body_bytes
+        limit = scope["app"].state.settings.max_body_bytes
+        limited = LimitedBody(receive, limit)
+        request = Request(scope, limited.receive)
         try:
-            if int(request.headers.get("content-length") or 0) > limit:
-                raise HTTPException(413, f"The request body is limited to {limit} bytes.")
+            if _declared_length(request) > limit:
+                raise BodyTooLarge(limit)
             response = await self.run(request)
         except HTTPException as exc:
             code = "UNAUTHENTICATED" if isinstance(exc, AuthenticationFailed) else "BAD_REQUEST"
             body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
             response = Response(orjson.dumps(body), exc.status_code, media_type=JSON)
             if exc.status_code == 405:
-                response.headers["allow"] = "GET, POST"
+                response.headers["allow"] = getattr(exc, "allow", "GET, POST")
             if exc.status_code == 401:
                 response.headers["www-authenticate"] = 'Bearer error="invalid_token"'
+            # A client waiting for 100 Continue has sent nothing: reading would invite it.
+            expects_continue = request.headers.get("expect", "").lower() == "100-continue"
+            if isinstance(exc, BodyTooLarge) and (expects_continue or not await limited.drain()):
+                response.headers["connection"] = "close"
         except ServiceUnavailable as exc:
             body = {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}
             response = Response(orjson.dumps(body), 503, media_type=JSON)

@@ -7,8 +7,10 @@ spreads the next one twice, thirty times over, is 2^30 paths but 31 fragments he
 (Strawberry's QueryDepthLimiter and MaxAliasesLimiter walk every path, and recurse once
 per fragment, so a chain of a few hundred fragments overflowed Python's stack.)
 
-The nesting limit (selection sets, inline fragments and spreads within one another)
-keeps every later step, graphql-core's rules and the executor, well inside the
+The field limit counts fields as the executor would meet them, each spread of a fragment
+anew, so a document cannot ask for more than its text shows by spreading fragments into
+one another. The nesting limit (selection sets, inline fragments and spreads within one
+another) keeps every later step, graphql-core's rules and the executor, well inside the
 interpreter's recursion limit.
 """
 
@@ -37,6 +39,7 @@ class Limits:
     max_depth: int
     max_aliases: int
     max_nesting: int
+    max_fields: int
 
 
 @dataclass
@@ -46,6 +49,7 @@ class _Shape:
     depth: int = 0
     nesting: int = 0
     aliases: int = 0
+    fields: int = 0
     # (fragment, fields enclosing the spread or None inside introspection, nesting there)
     spreads: list[tuple[str, int | None, int]] = field(default_factory=list)
 
@@ -62,11 +66,12 @@ def _shape(selection_set: SelectionSetNode) -> _Shape:
             shape.depth = max(shape.depth, depth)
         for selection in selections.selections:
             if isinstance(selection, FieldNode):
+                shape.fields += 1
                 if selection.alias is not None:
                     shape.aliases += 1
                 if selection.selection_set is not None:
-                    counted = depth is not None and not selection.name.value.startswith("__")
-                    inner = depth + 1 if counted and depth is not None else None
+                    counted = not selection.name.value.startswith("__")
+                    inner = depth + 1 if depth is not None and counted else None
                     stack.append((selection.selection_set, inner, nesting + 1))
             elif isinstance(selection, InlineFragmentNode):
                 stack.append((selection.selection_set, depth, nesting + 1))
@@ -78,7 +83,9 @@ def _shape(selection_set: SelectionSetNode) -> _Shape:
 def _with_spreads(shape: _Shape, totals: dict[str, _Shape]) -> _Shape:
     """`shape` with the totals of the fragments it spreads (known ones; the others are
     reported by graphql-core's KnownFragmentNames)."""
-    total = _Shape(depth=shape.depth, nesting=shape.nesting, aliases=shape.aliases)
+    total = _Shape(
+        depth=shape.depth, nesting=shape.nesting, aliases=shape.aliases, fields=shape.fields
+    )
     for name, depth, nesting in shape.spreads:
         spread = totals.get(name)
         if spread is None:
@@ -87,6 +94,7 @@ def _with_spreads(shape: _Shape, totals: dict[str, _Shape]) -> _Shape:
             total.depth = max(total.depth, depth + spread.depth)
         total.nesting = max(total.nesting, nesting + spread.nesting)
         total.aliases += spread.aliases
+        total.fields += spread.fields
     return total
 
 
@@ -128,11 +136,12 @@ def check_limits(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
 
     errors: list[GraphQLError] = []
     nesting = max((shape.nesting for shape in totals.values()), default=0)
-    aliases = 0
+    aliases = fields = 0
     for operation, shape in operations:
         total = _with_spreads(shape, totals)
         nesting = max(nesting, total.nesting)
         aliases += total.aliases
+        fields += total.fields
         if total.depth > limits.max_depth:
             name = operation.name.value if operation.name else "anonymous"
             errors.append(
@@ -149,6 +158,14 @@ def check_limits(document: DocumentNode, limits: Limits) -> list[GraphQLError]:
                 f"Selections are nested {nesting} deep (fields, inline fragments and "
                 f"fragment spreads within one another); at most {limits.max_nesting} "
                 "are allowed.",
+                extensions={"code": CODE},
+            )
+        )
+    if fields > limits.max_fields:
+        errors.append(
+            GraphQLError(
+                f"The document selects {fields} fields (counting each spread of a fragment); "
+                f"at most {limits.max_fields} are allowed.",
                 extensions={"code": CODE},
             )
         )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from typing import Any
 
 import strawberry
@@ -10,7 +10,8 @@ from graphql import GraphQLError
 from starlette.websockets import WebSocket
 from strawberry.extensions import MaxTokensLimiter, SchemaExtension
 from strawberry.schema.config import StrawberryConfig
-from strawberry.types import ExecutionContext
+from strawberry.types import ExecutionContext, ExecutionResult
+from strawberry.types.graphql import OperationType
 
 from app.auth.viewer import ANONYMOUS
 from app.errors import Unauthenticated
@@ -18,7 +19,7 @@ from app.graphql.audit.queries import AuditQuery
 from app.graphql.caching import CacheTrace
 from app.graphql.context import Context
 from app.graphql.documents import DocumentCache, DocumentCaches, ValidatedDocuments
-from app.graphql.errors import ErrorCodes
+from app.graphql.errors import ErrorCodes, classify
 from app.graphql.events.subscriptions import Subscription
 from app.graphql.execution import PlainFieldsExecutionContext
 from app.graphql.limits import Limits
@@ -82,12 +83,38 @@ class Schema(strawberry.Schema):
     ) -> None:
         """Logging happens in ErrorCodes, once, and only for real failures."""
 
+    async def execute(
+        self,
+        query: str | None,
+        variable_values: dict[str, Any] | None = None,
+        context_value: Any | None = None,
+        root_value: Any | None = None,
+        operation_name: str | None = None,
+        allowed_operation_types: Iterable[OperationType] | None = None,
+        operation_extensions: dict[str, Any] | None = None,
+    ) -> ExecutionResult:
+        """Like Strawberry's, but an exception that escaped the operation's hooks (and so
+        ErrorCodes) is coded too: logged, and INTERNAL to the client."""
+        result = await super().execute(
+            query,
+            variable_values,
+            context_value,
+            root_value,
+            operation_name,
+            allowed_operation_types,
+            operation_extensions,
+        )
+        if result.errors:
+            request_id = getattr(context_value, "request_id", "") or "unknown"
+            result.errors = [classify(error, request_id=request_id) for error in result.errors]
+        return result
+
 
 def build_schema(settings: Settings) -> Schema:
     # Factories, not instances: each request gets fresh extension state. The document
     # caches belong to this schema, so schemas built with other limits never share a
     # verdict. DocumentCache, not strawberry's ParserCache: that one raises syntax errors
-    # where ErrorCodes cannot give them a code. The depth, alias and nesting limits are
+    # where ErrorCodes cannot give them a code. The depth, alias, nesting and field limits are
     # ours (app.graphql.limits), checked in linear time before graphql-core's rules.
     caches = DocumentCaches(
         budget=settings.document_cache_bytes,
@@ -95,6 +122,7 @@ def build_schema(settings: Settings) -> Schema:
             max_depth=settings.max_query_depth,
             max_aliases=settings.max_query_aliases,
             max_nesting=settings.max_query_nesting,
+            max_fields=settings.max_query_fields,
         ),
     )
     extensions: list[Any] = [
