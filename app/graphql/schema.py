@@ -78,6 +78,8 @@ class FreshLoaders(SchemaExtension):
 
 
 class Schema(strawberry.Schema):
+    documents: DocumentCaches
+
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
     ) -> None:
@@ -133,7 +135,7 @@ def build_schema(settings: Settings) -> Schema:
         lambda: ValidatedDocuments(caches),
         ErrorCodes,
     ]
-    return Schema(
+    schema = Schema(
         query=Query,
         mutation=Mutation,
         subscription=Subscription,
@@ -141,6 +143,8 @@ def build_schema(settings: Settings) -> Schema:
         config=StrawberryConfig(scalar_map={Money: MONEY}),
         execution_context_class=PlainFieldsExecutionContext,
     )
+    schema.documents = caches
+    return schema
 
 
 def print_schema(settings: Settings) -> str:
