@@ -142,10 +142,13 @@ def test_a_worker_busy_with_a_doubling_document_answers_healthz_and_drains_on_si
 
 
 def _send_all_then_read(server: Server, body: Any, headers: dict[str, str]) -> tuple[int, Any]:
-    """http.client writes the whole body before it reads a byte of the answer."""
+    """http.client writes the whole body before it reads a byte of the answer; with
+    `Connection: close`, as urllib sends, the server closes once it has answered."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=ANSWER_WITHIN)
     try:
-        connection.request("POST", "/graphql", body=body, headers=headers)
+        connection.request(
+            "POST", "/graphql", body=body, headers={**headers, "connection": "close"}
+        )
         response = connection.getresponse()
         return response.status, json.loads(response.read())
     finally:
