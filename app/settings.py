@@ -38,6 +38,24 @@ class Settings(BaseSettings):
     max_query_aliases: int = Field(
         default=15, ge=0, description="Most aliases a document may use (each can be a query)."
     )
+    max_query_nesting: int = Field(
+        default=64,
+        ge=2,
+        le=200,  # graphql-core aborts validation beyond 200, with no word on why
+        description="Most selection sets, inline fragments and fragment spreads a document "
+        "may nest within one another.",
+    )
+    max_query_fields: int = Field(
+        default=20_000,
+        ge=1,
+        description="Most fields a document may select, counting each spread of a fragment.",
+    )
+    document_cache_bytes: int = Field(
+        default=64 * 2**20,
+        ge=2**20,
+        description="Memory each of the parsed and the validated document caches may hold, "
+        "per worker.",
+    )
     graphiql: bool = Field(default=True, description="Serve GraphiQL on GET /graphql.")
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."

@@ -35,10 +35,11 @@ def classify(error: GraphQLError, *, request_id: str) -> GraphQLError:
             extensions["retryable"] = True
         return _copy(error, original.message, extensions)
     if error.path is None:
-        # Not from a resolver: the request could not run (parse, validation, variables).
         if error.extensions and "code" in error.extensions:
             return error
-        return _copy(error, error.message, {"code": _request_error_code(error)})
+        if not _is_internal(error):
+            # Not from a resolver: the request could not run (parse, validation, variables).
+            return _copy(error, error.message, {"code": _request_error_code(error)})
     if original is not None:
         log.error(
             "Unhandled error in %s (request %s)",
@@ -52,6 +53,15 @@ def classify(error: GraphQLError, *, request_id: str) -> GraphQLError:
             {"code": "INTERNAL", "requestId": request_id},
         )
     return error
+
+
+def _is_internal(error: GraphQLError) -> bool:
+    """A request error that is an exception of ours, not a fault of the document: one
+    Strawberry wrapped as it escaped parsing, validation or an extension. graphql-core's
+    own errors about the document or its variables point at a place in it, also those
+    wrapping a scalar's exception."""
+    original = error.original_error
+    return original is not None and not isinstance(original, GraphQLError) and not error.nodes
 
 
 _VARIABLE_VALUE_PROBLEMS = (

@@ -7,6 +7,7 @@ could not run (parse or validation errors); application/json always answers 200.
 
 from __future__ import annotations
 
+import asyncio
 import re
 import secrets
 from typing import Any
@@ -15,7 +16,7 @@ import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
@@ -69,6 +70,71 @@ SUBSCRIPTION_TRANSPORTS = (
     "subscribe over a WebSocket at this path, with the graphql-transport-ws or graphql-ws "
     "subprotocol."
 )
+
+
+class MethodNotAllowed(HTTPException):
+    """405, with the methods that would have been allowed."""
+
+    def __init__(self, reason: str, *, allow: str) -> None:
+        super().__init__(405, reason)
+        self.allow = allow
+
+
+class BodyTooLarge(HTTPException):
+    def __init__(self, limit: int) -> None:
+        super().__init__(413, f"The request body is limited to {limit} bytes.")
+
+
+class LimitedBody:
+    """The request body, refused with BodyTooLarge as soon as more than `limit` bytes
+    arrive, whether it is sent with a Content-Length or in chunks."""
+
+    def __init__(self, receive: Receive, limit: int) -> None:
+        self._receive = receive
+        self.limit = limit
+        self.received = 0
+        self.complete = False
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+            self.complete = not message.get("more_body", False)
+            if self.received > self.limit:
+                raise BodyTooLarge(self.limit)
+        elif message["type"] == "http.disconnect":
+            self.complete = True
+        return message
+
+    async def drain(self) -> bool:
+        """Read and drop the rest of a refused body, within bounds, so that a client
+        that sends its whole body before reading the answer reads the 413 (closing with
+        a body unread resets the connection, and the answer with it). True when the
+        body was read to its end."""
+        budget = _DRAIN_FACTOR * self.limit
+        try:
+            async with asyncio.timeout(_DRAIN_SECONDS):
+                while not self.complete and budget > 0:
+                    message = await self._receive()
+                    if message["type"] != "http.request":
+                        return False
+                    budget -= len(message.get("body", b""))
+                    self.complete = not message.get("more_body", False)
+        except TimeoutError:
+            return False
+        return self.complete
+
+
+# A refused body is read on for at most this many times the limit, and this long.
+_DRAIN_FACTOR = 8
+_DRAIN_SECONDS = 10.0
+
+
+def _declared_length(request: Request) -> int:
+    try:
+        return int(request.headers.get("content-length") or 0)
+    except ValueError:
+        raise HTTPException(400, "Content-Length must be a number of bytes.") from None
 
 
 class GraphQLApp(GraphQL[Context, None]):
@@ -131,10 +197,13 @@ class GraphQLApp(GraphQL[Context, None]):
         root_value: None,
         request_data: GraphQLRequestData,
     ) -> ExecutionResult:
-        """One result as plain JSON (GET or POST): a subscription is refused with the
-        transports that carry it, instead of running it as a query (a null answer that
-        looked like a bug on our side). Streaming transports, once enabled, are answered
-        before this, by strawberry's schema.stream."""
+        """One result as plain JSON (GET or POST).
+
+        A subscription is refused with the transports that carry it, instead of running
+        it as a query (a null answer that looked like a bug on our side); streaming
+        transports, once enabled, are answered before this, by strawberry's
+        schema.stream. A mutation sent with GET is 405 with `Allow: POST`, as the
+        GraphQL-over-HTTP spec asks."""
         method = request_adapter.method
         allowed = OperationType.from_http(method) - {OperationType.SUBSCRIPTION}
         if not self.allow_queries_via_get and method == "GET":
@@ -154,6 +223,8 @@ class GraphQLApp(GraphQL[Context, None]):
         except InvalidOperationTypeError as exc:
             if exc.operation_type is OperationType.SUBSCRIPTION:
                 raise HTTPException(400, SUBSCRIPTION_TRANSPORTS) from None
+            if method == "GET":
+                raise MethodNotAllowed(exc.as_http_error_reason(method), allow="POST") from None
             raise HTTPException(400, exc.as_http_error_reason(method)) from None
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
@@ -203,24 +274,30 @@ class GraphQLApp(GraphQL[Context, None]):
             ) from None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        """Like strawberry's, but a malformed HTTP request gets a JSON error body."""
+        """Like strawberry's, but a malformed HTTP request gets a JSON error body, and
+        the body is limited to MAX_BODY_BYTES however it is sent."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        request = Request(scope, receive)
-        limit = request.app.state.settings.max_body_bytes
+        limit = scope["app"].state.settings.max_body_bytes
+        limited = LimitedBody(receive, limit)
+        request = Request(scope, limited.receive)
         try:
-            if int(request.headers.get("content-length") or 0) > limit:
-                raise HTTPException(413, f"The request body is limited to {limit} bytes.")
+            if _declared_length(request) > limit:
+                raise BodyTooLarge(limit)
             response = await self.run(request)
         except HTTPException as exc:
             code = "UNAUTHENTICATED" if isinstance(exc, AuthenticationFailed) else "BAD_REQUEST"
             body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
             response = Response(orjson.dumps(body), exc.status_code, media_type=JSON)
             if exc.status_code == 405:
-                response.headers["allow"] = "GET, POST"
+                response.headers["allow"] = getattr(exc, "allow", "GET, POST")
             if exc.status_code == 401:
                 response.headers["www-authenticate"] = 'Bearer error="invalid_token"'
+            # A client waiting for 100 Continue has sent nothing: reading would invite it.
+            expects_continue = request.headers.get("expect", "").lower() == "100-continue"
+            if isinstance(exc, BodyTooLarge) and (expects_continue or not await limited.drain()):
+                response.headers["connection"] = "close"
         except ServiceUnavailable as exc:
             body = {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}
             response = Response(orjson.dumps(body), 503, media_type=JSON)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import uuid
 from typing import Any
 
@@ -207,3 +208,50 @@ async def test_too_many_aliases_are_refused(api: Api) -> None:
     many = " ".join(f"a{i}: products(first: 1) {{ totalCount }}" for i in range(16))
     error = await api.error("{ " + many + " }")
     assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+
+
+def _internal(error: dict[str, Any], secret: str) -> None:
+    assert error["extensions"]["code"] == "INTERNAL"
+    assert "this is a bug on our side" in error["message"]
+    assert secret not in str(error)
+    assert_clean(error)
+
+
+async def test_an_exception_while_parsing_is_internal_and_logged(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Strawberry wraps it as a path-less error, like a document's own fault."""
+
+    def broken(context: object) -> None:
+        raise KeyError("the parser's innards")
+
+    monkeypatch.setattr("strawberry.schema.schema._parse_operation_document", broken)
+    with caplog.at_level(logging.ERROR, logger="app.graphql"):
+        error = await api.error("{ __typename } # parsed anew")
+    _internal(error, "innards")
+    [record] = [r for r in caplog.records if r.name == "app.graphql"]
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], KeyError)
+
+
+async def test_an_exception_escaping_the_operation_hooks_is_internal_and_logged(
+    api: Api, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(document: object, limits: object) -> None:
+        raise RuntimeError("the validator's innards")
+
+    monkeypatch.setattr("app.graphql.documents.check_limits", broken)
+    with caplog.at_level(logging.ERROR, logger="app.graphql"):
+        error = await api.error("{ __typename } # validated anew")
+    _internal(error, "innards")
+    [record] = [r for r in caplog.records if r.name == "app.graphql"]
+    assert record.exc_info is not None
+    assert isinstance(record.exc_info[1], RuntimeError)
+
+
+async def test_a_literal_a_scalar_refuses_is_still_a_validation_error(api: Api) -> None:
+    """graphql-core wraps the scalar's exception with a place in the document: the
+    client's fault, not ours."""
+    error = await api.error('{ products(filter: {price: {min: "abc"}}) { totalCount } }')
+    assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
+    assert "Money" in error["message"] or "money" in error["message"]

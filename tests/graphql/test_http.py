@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
 
 import pytest
 
@@ -176,4 +177,49 @@ async def test_oversized_body_is_413(api: Api) -> None:
         "/graphql", content=body, headers={"content-type": "application/json"}
     )
     assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_oversized_chunked_body_is_413(api: Api) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ __typename }", "pad": "'
+        for _ in range(20):
+            yield b"x" * 65_536
+        yield b'"}'
+
+    # A generator has no length: httpx sends it without Content-Length, in chunks.
+    response = await api.client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert "content-length" not in response.request.headers
+    assert response.status_code == 413
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+
+
+async def test_chunked_body_within_the_limit_is_answered(api: Api) -> None:
+    async def chunks() -> AsyncIterator[bytes]:
+        yield b'{"query": "{ __typename }",'
+        yield b' "variables": {}}'
+
+    response = await api.client.post(
+        "/graphql", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert response.json() == {"data": {"__typename": "Query"}}
+
+
+async def test_mutation_over_get_is_405_allow_post(api: Api) -> None:
+    response = await api.client.get("/graphql", params={"query": "mutation { __typename }"})
+    assert response.status_code == 405
+    assert response.headers["allow"] == "POST"
+    assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"
+    assert "mutations are not allowed" in response.json()["errors"][0]["message"]
+
+
+async def test_non_numeric_content_length_is_400(api: Api) -> None:
+    response = await api.client.post(
+        "/graphql",
+        content=b'{"query": "{ __typename }"}',
+        headers={"content-type": "application/json", "content-length": "lots"},
+    )
+    assert response.status_code == 400
     assert response.json()["errors"][0]["extensions"]["code"] == "BAD_REQUEST"

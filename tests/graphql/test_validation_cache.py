@@ -2,25 +2,28 @@
 
 from __future__ import annotations
 
+import gc
+import tracemalloc
 from typing import Any
 
 import pytest
-from strawberry.schema.schema import validate_document
 
+from app.graphql.limits import check_limits
+from app.graphql.schema import Schema, build_schema
+from app.settings import Settings
 from tests.conftest import Api
 
 
 @pytest.fixture
 def validations(monkeypatch: pytest.MonkeyPatch) -> list[object]:
-    """The documents graphql-core's validator was run on, in order."""
+    """The documents validation was run on, in order (the limits are its first step)."""
     seen: list[object] = []
-    real = validate_document
 
-    def counting(graphql_schema: Any, document: Any, rules: Any) -> Any:
+    def counting(document: Any, limits: Any) -> Any:
         seen.append(document)
-        return real(graphql_schema, document, rules)
+        return check_limits(document, limits)
 
-    monkeypatch.setattr("app.graphql.schema.validate_document", counting)
+    monkeypatch.setattr("app.graphql.documents.check_limits", counting)
     return seen
 
 
@@ -48,3 +51,45 @@ async def test_a_refused_document_is_refused_every_time(
         assert error["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
         assert "depth" in error["message"]
     assert len(validations) == 1
+
+
+async def _ask_distinct(schema: Schema, count: int, padding: int) -> None:
+    for i in range(count):
+        # A long comment passes the token limit: one token, however long.
+        result = await schema.execute(f"{{ __typename }} # {i} " + "x" * padding)
+        assert result.data == {"__typename": "Query"}
+
+
+async def test_the_caches_hold_no_more_bytes_than_their_budget() -> None:
+    budget = 2**20
+    schema = build_schema(Settings(document_cache_bytes=budget))
+    await _ask_distinct(schema, 300, 5_000)
+    caches = schema.documents
+    for cache in (caches.parsed, caches.validated):
+        assert cache.currsize <= budget
+        assert 0 < len(cache) < 300  # some kept, the oldest let go
+
+
+async def test_memory_kept_by_many_distinct_large_documents_is_bounded() -> None:
+    """200 distinct 10 kB documents: bounded by entry count they all stayed, 4.6 MB."""
+    budget = 2 * 2**20
+    schema = build_schema(Settings(document_cache_bytes=budget))
+    await _ask_distinct(schema, 1, 10)  # imports and first-use memos out of the way
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        await _ask_distinct(schema, 200, 10_000)
+        gc.collect()
+        kept = tracemalloc.get_traced_memory()[0] - before
+    finally:
+        tracemalloc.stop()
+    assert kept < 1.5 * budget, f"{kept / 2**20:.1f} MiB kept"
+    assert len(schema.documents.parsed) > 0  # they are cached, within the budget
+
+
+async def test_a_document_too_large_for_a_fair_share_is_not_kept() -> None:
+    schema = build_schema(Settings(document_cache_bytes=2**20))
+    await _ask_distinct(schema, 1, 1_000_000)
+    assert len(schema.documents.parsed) == 0
+    assert len(schema.documents.validated) == 0
