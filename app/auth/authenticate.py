@@ -51,6 +51,10 @@ class Authenticator:
             if settings.auth_cache_seconds > 0
             else None
         )
+        # Bumped by every forget_*: a check that read the database before a revocation
+        # committed must not put its (old, valid) answer back after the revocation
+        # dropped it, so an answer is cached only if no forget happened meanwhile.
+        self._generation = 0
 
     async def viewer(self, authorization: str | None) -> Viewer:
         if not authorization:
@@ -62,11 +66,12 @@ class Authenticator:
         cached = self._cache.get(credential) if self._cache is not None else None
         if cached is not None:
             return _unexpired(cached)
+        generation = self._generation
         if credential.startswith(PREFIX):
             viewer = await self._api_token(credential)
         else:
             viewer = await self._jwt(credential)
-        if self._cache is not None:
+        if self._cache is not None and generation == self._generation:
             self._cache[credential] = viewer
         return viewer
 
@@ -79,6 +84,7 @@ class Authenticator:
         self._forget(lambda viewer: viewer.user_id == user_id)
 
     def _forget(self, matches: Callable[[Viewer], bool]) -> None:
+        self._generation += 1
         if self._cache is None:
             return
         for key, viewer in list(self._cache.items()):

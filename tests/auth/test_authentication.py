@@ -22,8 +22,13 @@ import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from sqlalchemy import text
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from app.auth.api_tokens import find_token
+from app.auth.authenticate import Authenticator
+from app.auth.viewer import Viewer
+from app.errors import Unauthenticated
+from app.settings import Settings
 from tests.conftest import Api, running_app, token_for
 from tests.helpers import gid, pk
 
@@ -427,3 +432,36 @@ async def test_cli_token_create_for_an_unknown_email_prints_no_token(seeded_url:
     )
     assert code != 0
     assert stdout == ""
+
+
+async def test_a_check_that_raced_a_revocation_is_not_cached(seeded_url: str) -> None:
+    """A check that read the database before a revocation committed finishes after the
+    revocation dropped the cache: its old, valid answer must not go back in."""
+    read_done, revoked = asyncio.Event(), asyncio.Event()
+
+    class Paused(Authenticator):
+        async def _api_token(self, token: str) -> Viewer:
+            viewer = await super()._api_token(token)
+            read_done.set()
+            await revoked.wait()  # the revocation commits and is forgotten meanwhile
+            return viewer
+
+    secret = await token_for(seeded_url, MEMBER)
+    engine = create_async_engine(seeded_url)
+    try:
+        authenticator = Paused(Settings(database_url=seeded_url, auth_cache_seconds=60), engine)
+        check = asyncio.create_task(authenticator.viewer(f"Bearer {secret}"))
+        await read_done.wait()
+        async with engine.begin() as conn:
+            record = await find_token(conn, secret)
+            assert record is not None
+            await conn.execute(
+                text("UPDATE api_tokens SET revoked_at = now() WHERE id = :i"), {"i": record.id}
+            )
+        authenticator.forget_token(record.id)
+        revoked.set()
+        await check  # it began before the revocation: its answer may be the old one
+        with pytest.raises(Unauthenticated, match="revoked"):
+            await authenticator.viewer(f"Bearer {secret}")
+    finally:
+        await engine.dispose()
