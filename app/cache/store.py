@@ -13,12 +13,13 @@ logged at most once a minute.
 from __future__ import annotations
 
 import logging
+import math
 import secrets
 import time
-from collections import OrderedDict
 from typing import Protocol
 
 import redis.asyncio as redis
+from cachetools import TLRUCache
 from redis.exceptions import RedisError
 
 log = logging.getLogger(__name__)
@@ -66,46 +67,45 @@ class NullStore:
 
 
 class MemoryStore:
-    """An LRU with TTLs, for one process without Redis."""
+    """An LRU with a TTL per entry, for one process without Redis. Tag versions never
+    expire, but the LRU may still drop them (they then start at a fresh epoch)."""
 
     def __init__(self, max_entries: int = 10_000) -> None:
-        self._values: OrderedDict[str, tuple[float, bytes]] = OrderedDict()
-        self._max = max_entries
+        self._values: TLRUCache[str, tuple[float, bytes]] = TLRUCache(
+            maxsize=max_entries, ttu=_until
+        )
 
     async def get_many(self, keys: list[str]) -> list[bytes | None]:
-        now = time.monotonic()
         result: list[bytes | None] = []
         for key in keys:
             entry = self._values.get(key)
-            if entry is None or entry[0] < now:
-                result.append(None)
-            else:
-                self._values.move_to_end(key)
-                result.append(entry[1])
+            result.append(None if entry is None else entry[1])
         return result
 
     async def set(self, key: str, value: bytes, ttl: int) -> None:
-        self._values[key] = (time.monotonic() + ttl, value)
-        self._values.move_to_end(key)
-        while len(self._values) > self._max:
-            self._values.popitem(last=False)
+        self._values[key] = (float(ttl), value)
 
     async def close(self) -> None:
         self._values.clear()
 
     async def bump(self, keys: list[str]) -> bool:
         for key, current in zip(keys, await self.start(keys), strict=True):
-            self._values[key] = (float("inf"), str(int(current or b"0") + 1).encode())
+            self._values[key] = (math.inf, str(int(current or b"0") + 1).encode())
         return True
 
     async def start(self, keys: list[str]) -> list[bytes | None]:
         values = await self.get_many(keys)
         for index, (key, value) in enumerate(zip(keys, values, strict=True)):
             if value is None:
-                values[index] = str(epoch()).encode()
-                self._values[key] = (float("inf"), values[index] or b"")
-                self._values.move_to_end(key)
+                fresh = str(epoch()).encode()
+                values[index] = fresh
+                self._values[key] = (math.inf, fresh)
         return values
+
+
+def _until(key: str, entry: tuple[float, bytes], now: float) -> float:
+    """When a MemoryStore entry expires: its TTL from now (infinite for tag versions)."""
+    return now + entry[0]
 
 
 class RedisStore:
