@@ -15,11 +15,12 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections import Counter, OrderedDict
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
 from aiodataloader import DataLoader
+from cachetools import LRUCache
 
 from app.cache.keys import field_key, tag_key
 from app.cache.store import Store
@@ -76,7 +77,7 @@ class FieldCache:
         self._dirty = 0  # failed bumps not yet covered by a bump of `all`
         # Decoded values of recent hits, by key, with the bytes they came from: a hot
         # value is decoded once, not per request. Decoders return immutable values.
-        self._decoded: OrderedDict[str, tuple[bytes, Any]] = OrderedDict()
+        self._decoded: LRUCache[str, tuple[bytes, Any]] = LRUCache(maxsize=DECODED_MAX)
 
     async def get_or_compute(
         self,
@@ -163,13 +164,10 @@ class FieldCache:
     def _decode(self, key: str, raw: bytes, decode: Callable[[bytes], T]) -> T:
         memo = self._decoded.get(key)
         if memo is not None and memo[0] == raw:
-            self._decoded.move_to_end(key)
             value: T = memo[1]
             return value
         value = decode(raw)
         self._decoded[key] = (raw, value)
-        if len(self._decoded) > DECODED_MAX:
-            self._decoded.popitem(last=False)
         return value
 
     async def invalidate(self, tags: Sequence[str]) -> None:

@@ -8,10 +8,10 @@ one grouped COUNT for their totals, however many parents (or aliases of them) th
 from __future__ import annotations
 
 import uuid
-from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from typing import Any, Generic, TypeVar
 
+from cachetools import LRUCache
 from sqlalchemy import (
     Column,
     ColumnElement,
@@ -68,7 +68,7 @@ class PagesByParent(Generic[F, R]):
         self._parent = parent
         self._conditions = conditions
         self._build = build
-        self._pages: OrderedDict[tuple[F | None, Window], Select[Any]] = OrderedDict()
+        self._pages: LRUCache[tuple[F | None, Window], Select[Any]] = LRUCache(_STATEMENTS_MAX)
 
     async def pages(
         self,
@@ -82,8 +82,6 @@ class PagesByParent(Generic[F, R]):
         stmt = self._pages.get((where, window))
         if stmt is None:
             stmt = self._pages[(where, window)] = self._page_statement(where, window)
-            while len(self._pages) > _STATEMENTS_MAX:
-                self._pages.popitem(last=False)
         rows = await conn.execute(stmt, {KEYS: list(parent_ids)})
         return group_pages(rows.all(), parent_ids, window, lambda row: self._build(row[1:]))
 
