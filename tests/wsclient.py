@@ -1,4 +1,8 @@
-"""A small graphql-transport-ws client for tests and benchmarks."""
+"""A small graphql-transport-ws client for tests and benchmarks.
+
+It refuses binary frames: the protocol's messages are JSON text, and a browser or the
+reference graphql-ws client cannot read a binary one.
+"""
 
 from __future__ import annotations
 
@@ -18,6 +22,18 @@ from websockets.typing import Subprotocol
 _ids = itertools.count(1)
 
 
+class BinaryFrame(AssertionError):
+    """The server sent a binary frame where the protocol says text."""
+
+
+def text_message(raw: str | bytes) -> dict[str, Any]:
+    """A received frame's message; a binary frame fails the caller at once."""
+    if isinstance(raw, bytes):
+        raise BinaryFrame(f"the server sent a binary WebSocket frame: {raw[:200]!r}")
+    message: dict[str, Any] = orjson.loads(raw)
+    return message
+
+
 class Session:
     def __init__(self, ws: ClientConnection) -> None:
         self.ws = ws
@@ -28,8 +44,7 @@ class Session:
     async def receive(self, wait: float = 10) -> dict[str, Any]:
         """The next message that is not a ping/pong."""
         while True:
-            raw = await asyncio.wait_for(self.ws.recv(), wait)
-            message: dict[str, Any] = orjson.loads(raw)
+            message = text_message(await asyncio.wait_for(self.ws.recv(), wait))
             if message["type"] == "ping":
                 await self.send({"type": "pong"})
                 continue

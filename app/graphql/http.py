@@ -29,7 +29,7 @@ from strawberry.types.unset import UnsetType
 from app.auth.viewer import ANONYMOUS, RequestMeta
 from app.errors import ServiceUnavailable, Unauthenticated
 from app.graphql.context import Context
-from app.graphql.websocket import LegacyWSHandler, TransportWSHandler
+from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from app.loaders import Loaders
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
@@ -140,6 +140,7 @@ def _declared_length(request: Request) -> int:
 class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
+    websocket_adapter_class = TextFrameAdapter
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
@@ -258,6 +259,7 @@ class GraphQLApp(GraphQL[Context, None]):
         return response
 
     def encode_json(self, data: object) -> bytes:
+        # HTTP bodies only: WebSocket messages are text frames (TextFrameAdapter).
         return orjson.dumps(data)
 
     def decode_json(self, data: str | bytes) -> object:

@@ -1,8 +1,14 @@
-"""strawberry's WebSocket protocol handlers, with a code on the subscription limit."""
+"""strawberry's WebSocket adapter and protocol handlers: text frames, and a code on the
+subscription limit."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from graphql import GraphQLError
+from starlette.websockets import WebSocketDisconnect
+from strawberry.asgi import ASGIWebSocketAdapter
+from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
 )
@@ -13,6 +19,24 @@ from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 from app.graphql.context import Context
 
 TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+
+
+class TextFrameAdapter(ASGIWebSocketAdapter):
+    """Sends every message as a text frame.
+
+    Both subprotocols define their messages as JSON text. strawberry sends whatever
+    the view's encode_json returns, and ours returns bytes (orjson, for HTTP), which
+    would go out as binary frames: a browser hands those to the page as a Blob and
+    the reference graphql-ws client refuses them ("Message is missing the 'type'
+    property")."""
+
+    async def send_json(self, message: Mapping[str, object]) -> None:
+        encoded = self.view.encode_json(message)
+        text = encoded.decode() if isinstance(encoded, bytes) else encoded
+        try:
+            await self.ws.send_text(text)
+        except WebSocketDisconnect as exc:
+            raise WebSocketDisconnected from exc
 
 
 def limit_error(limit: int) -> GraphQLError:
