@@ -129,11 +129,19 @@ async def test_queries_and_mutations_work_over_the_websocket(cluster: Cluster) -
         assert (await session.receive())["type"] == "complete"
 
 
+async def recv_text(ws: websockets.ClientConnection, wait: float = 10) -> str:
+    """The next message, which must have come as a text frame (the protocol is JSON text;
+    browsers hand binary frames to the page as a Blob)."""
+    message = await asyncio.wait_for(ws.recv(), wait)
+    assert isinstance(message, str), f"a binary frame: {message!r}"
+    return message
+
+
 async def test_the_legacy_graphql_ws_protocol_works_too(cluster: Cluster) -> None:
     product_id = await a_product(cluster, 4)
     async with websockets.connect(cluster.b.ws, subprotocols=[Subprotocol("graphql-ws")]) as ws:
         await ws.send('{"type": "connection_init", "payload": {}}')
-        assert '"connection_ack"' in str(await ws.recv())
+        assert '"connection_ack"' in await recv_text(ws)
         await ws.send(
             '{"type": "start", "id": "1", "payload": {"query": "subscription { productEvents '
             '{ node { stock } } }"}}'
@@ -141,7 +149,7 @@ async def test_the_legacy_graphql_ws_protocol_works_too(cluster: Cluster) -> Non
         await asyncio.sleep(0.3)
         await set_stock(cluster, product_id, 77)
         while True:
-            message = str(await asyncio.wait_for(ws.recv(), 10))
+            message = await recv_text(ws)
             if '"data"' in message:
                 break
     assert '"stock":77' in message
@@ -268,7 +276,7 @@ async def test_subscriptions_per_connection_are_limited(cluster: Cluster) -> Non
 async def test_the_legacy_protocol_codes_the_subscription_limit_too(cluster: Cluster) -> None:
     async with websockets.connect(cluster.b.ws, subprotocols=[Subprotocol("graphql-ws")]) as ws:
         await ws.send('{"type": "connection_init", "payload": {}}')
-        assert '"connection_ack"' in str(await ws.recv())
+        assert '"connection_ack"' in await recv_text(ws)
         for op in range(4):
             await ws.send(
                 orjson.dumps(
@@ -276,7 +284,7 @@ async def test_the_legacy_protocol_codes_the_subscription_limit_too(cluster: Clu
                 ).decode()
             )
         while True:
-            message = orjson.loads(await asyncio.wait_for(ws.recv(), 10))
+            message = orjson.loads(await recv_text(ws))
             if message["type"] == "error":
                 break
     assert message["id"] == "3"
