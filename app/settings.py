@@ -104,6 +104,12 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = Field(
         default=10, gt=0, description="Time a WebSocket client has to send connection_init."
     )
+    sse_max_streams: int = Field(
+        default=20, ge=1, description="Server-Sent Event streams one caller may hold per worker."
+    )
+    sse_keepalive_seconds: float = Field(
+        default=15, gt=0, description="How often an idle event stream gets a comment line."
+    )
     field_cache: bool = Field(
         default=True,
         description="Serve @cached fields from Redis (or, with one worker and no Redis, memory); "

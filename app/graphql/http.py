@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import re
 import secrets
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -28,6 +29,7 @@ from strawberry.types.unset import UnsetType
 
 from app.auth.viewer import ANONYMOUS, RequestMeta
 from app.errors import ServiceUnavailable, Unauthenticated
+from app.graphql import sse
 from app.graphql.context import Context
 from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from app.loaders import Loaders
@@ -68,7 +70,8 @@ class AuthenticationFailed(HTTPException):
 SUBSCRIPTION_TRANSPORTS = (
     "A subscription streams many results, which a plain JSON response cannot carry: "
     "subscribe over a WebSocket at this path, with the graphql-transport-ws or graphql-ws "
-    "subprotocol."
+    "subprotocol, or as Server-Sent Events (graphql-sse: POST here with Accept: "
+    "text/event-stream)."
 )
 
 
@@ -141,6 +144,10 @@ class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
     websocket_adapter_class = TextFrameAdapter
+
+    @cached_property
+    def sse_streams(self) -> sse.StreamSlots:
+        return sse.StreamSlots()
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
@@ -287,9 +294,13 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             if _declared_length(request) > limit:
                 raise BodyTooLarge(limit)
+            if sse.wants_event_stream(request):
+                await sse.serve(self, request, limited.receive, send, slots=self.sse_streams)
+                return
             response = await self.run(request)
         except HTTPException as exc:
             code = "UNAUTHENTICATED" if isinstance(exc, AuthenticationFailed) else "BAD_REQUEST"
+            code = getattr(exc, "code", code)
             body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
             response = Response(orjson.dumps(body), exc.status_code, media_type=JSON)
             if exc.status_code == 405:
