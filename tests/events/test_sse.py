@@ -1,0 +1,289 @@
+"""GraphQL over Server-Sent Events (graphql-sse, distinct connections mode), against two
+real server processes: through the reference graphql-sse client in Node, and with
+httpx for what a client library does not show (keep-alives, disconnects, limits)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from tests.conftest import token_for
+from tests.events.conftest import Cluster, Server, _cluster
+from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, set_stock
+from tests.events.node import NODE_DIR, NodeSubscription, node_or_skip
+from tests.events.test_subscriptions import settled_count, subscribers
+from tests.helpers import gid
+
+SSE_SUBSCRIBE = NODE_DIR / "graphql_sse_subscribe.mjs"
+# Long enough for the server to have registered the subscription once the stream opened.
+SETTLE_SECONDS = 0.5
+MAX_STREAMS = 2
+EVENT_STREAM = {"accept": "text/event-stream"}
+
+
+@pytest.fixture(scope="module")
+async def cluster(
+    server_url: str, template_db: str, redis_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> AsyncIterator[Cluster]:
+    async for value in _cluster(
+        server_url,
+        template_db,
+        redis_url,
+        tmp_path_factory.mktemp("sse"),
+        AUTH_CACHE_SECONDS="2",
+        SSE_KEEPALIVE_SECONDS="0.5",
+        SSE_MAX_STREAMS=str(MAX_STREAMS),
+    ):
+        yield value
+
+
+@pytest.fixture
+def node() -> str:
+    node = node_or_skip()
+    if not (NODE_DIR / "node_modules" / "graphql-sse").is_dir():
+        pytest.skip("tests/node packages are not installed: npm ci --prefix tests/node")
+    return node
+
+
+@asynccontextmanager
+async def sse_subscribe(
+    node: str,
+    url: str,
+    query: str,
+    *,
+    token: str | None = None,
+    variables: dict[str, Any] | None = None,
+    count: int = 1,
+    linger_ms: int = 0,
+) -> AsyncIterator[NodeSubscription]:
+    """Run one operation with graphql-sse's createClient; the script ends after `count`
+    results and `linger_ms` more, or when the server completes the stream."""
+    options = {
+        "url": url,
+        "token": token,
+        "query": query,
+        "variables": variables or {},
+        "count": count,
+        "lingerMs": linger_ms,
+    }
+    process = await asyncio.create_subprocess_exec(
+        node,
+        str(SSE_SUBSCRIBE),
+        orjson.dumps(options).decode(),
+        cwd=NODE_DIR,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    try:
+        yield NodeSubscription(process)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
+def only(product_id: uuid.UUID) -> dict[str, Any]:
+    return {"filter": {"ids": [gid("Product", product_id)]}}
+
+
+def stocks(lines: list[dict[str, Any]]) -> list[int]:
+    return [line["payload"]["data"]["productEvents"]["node"]["stock"] for line in lines]
+
+
+async def test_graphql_sse_in_node_on_b_receives_a_product_change_made_on_a(
+    cluster: Cluster, node: str
+) -> None:
+    product_id = await a_product(cluster, 0)
+    async with sse_subscribe(
+        node, cluster.b.http, PRODUCT_EVENTS, token=cluster.admin, variables=only(product_id)
+    ) as sub:
+        connected = await sub.until("connected")
+        await asyncio.sleep(SETTLE_SECONDS)
+        await set_stock(cluster, product_id, 41)
+        await sub.done()
+    assert connected["status"] == 200
+    assert connected["contentType"].startswith("text/event-stream")
+    assert sub.of("error") == []
+    assert stocks(sub.of("next")) == [41]
+
+
+async def test_graphql_sse_in_node_resumes_with_after_exactly_what_was_missed(
+    cluster: Cluster, node: str
+) -> None:
+    product_id = await a_product(cluster, 2)
+    variables = only(product_id)
+    async with sse_subscribe(
+        node, cluster.b.http, PRODUCT_EVENTS, token=cluster.admin, variables=variables
+    ) as sub:
+        await sub.until("connected")
+        await asyncio.sleep(SETTLE_SECONDS)
+        await set_stock(cluster, product_id, 51)
+        first = await sub.until("next")
+        await sub.done()
+    last = first["payload"]["data"]["productEvents"]["cursor"]
+    for stock in (52, 53, 54):
+        await set_stock(cluster, product_id, stock)
+
+    # Three missed, one live, then a second with nothing more: no gap, no duplicate.
+    variables["after"] = last
+    async with sse_subscribe(
+        node,
+        cluster.a.http,
+        PRODUCT_EVENTS,
+        token=cluster.admin,
+        variables=variables,
+        count=4,
+        linger_ms=1000,
+    ) as sub:
+        for _ in range(3):
+            await sub.until("next")
+        await set_stock(cluster, product_id, 55)
+        await sub.done()
+    assert stocks(sub.of("next")) == [52, 53, 54, 55]
+
+
+async def test_graphql_sse_in_node_is_refused_a_bad_token_with_401(
+    cluster: Cluster, node: str
+) -> None:
+    async with sse_subscribe(node, cluster.b.http, ORDER_EVENTS, token="og_nope") as sub:
+        await sub.done()
+    [error] = sub.of("error")
+    assert error["status"] == 401
+    assert error["body"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert sub.of("next") == []
+
+
+async def test_graphql_sse_in_node_runs_a_query_as_one_result_then_complete(
+    cluster: Cluster, node: str
+) -> None:
+    async with sse_subscribe(
+        node, cluster.b.http, "{ viewer { email } }", token=cluster.admin, count=0
+    ) as sub:
+        await sub.until("complete")
+        await sub.done()
+    assert [line["payload"] for line in sub.of("next")] == [
+        {"data": {"viewer": {"email": "admin@example.com"}}}
+    ]
+
+
+@asynccontextmanager
+async def stream(
+    server: Server, query: str, *, token: str | None = None, **variables: object
+) -> AsyncIterator[httpx.Response]:
+    headers = {**EVENT_STREAM, **({"authorization": f"Bearer {token}"} if token else {})}
+    async with (
+        httpx.AsyncClient(timeout=30) as client,
+        client.stream(
+            "POST", server.http, json={"query": query, "variables": variables}, headers=headers
+        ) as response,
+    ):
+        yield response
+
+
+async def events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
+    """(event, data) per SSE message, and (":", None) per comment."""
+    name, data = "", ""
+    async for line in response.aiter_lines():
+        if line.startswith(":"):
+            yield ":", None
+        elif line.startswith("event:"):
+            name = line.removeprefix("event:").strip()
+        elif line.startswith("data:"):
+            data = line.removeprefix("data:").strip()
+        elif line == "" and name:
+            yield name, orjson.loads(data) if data else None
+            name, data = "", ""
+
+
+async def test_an_idle_stream_gets_keepalive_comments(cluster: Cluster) -> None:
+    async with stream(cluster.b, PRODUCT_EVENTS) as response:
+        assert response.status_code == 200
+        received = []
+        async with asyncio.timeout(10):
+            async for event in events(response):
+                received.append(event)
+                if len(received) == 2:
+                    break
+    assert received == [(":", None), (":", None)]
+
+
+async def test_a_client_that_goes_away_leaves_the_broker(cluster: Cluster) -> None:
+    before = await subscribers(cluster.b)
+    async with stream(cluster.b, PRODUCT_EVENTS) as response:
+        assert response.status_code == 200
+        assert await settled_count(cluster.b, before + 1) == before + 1
+    # The client closed the connection without a word: the subscriber goes with it.
+    assert await settled_count(cluster.b, before) == before
+
+
+async def test_validation_errors_arrive_as_a_next_event_then_complete(cluster: Cluster) -> None:
+    async with stream(cluster.b, "subscription { noSuchField }") as response:
+        assert response.status_code == 200
+        received = [event async for event in events(response)]
+    [(kind, result), end] = received
+    assert kind == "next"
+    assert "noSuchField" in result["errors"][0]["message"]
+    assert end == ("complete", None)
+
+
+async def test_an_expired_token_ends_the_stream_with_unauthenticated(cluster: Cluster) -> None:
+    token = await token_for(cluster.url, "user000002@example.com")
+    engine = create_async_engine(cluster.url)
+    async with engine.begin() as conn:
+        await conn.execute(
+            text(
+                "UPDATE api_tokens SET expires_at = now() + interval '3 seconds' "
+                "WHERE id = (SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1)"
+            )
+        )
+    await engine.dispose()
+    async with stream(cluster.b, ORDER_EVENTS, token=token) as response:
+        assert response.status_code == 200
+        async with asyncio.timeout(15):
+            received = [event async for event in events(response) if event[0] != ":"]
+    [(kind, result), end] = received
+    assert kind == "next"
+    assert result["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "expired" in result["errors"][0]["message"]
+    assert end == ("complete", None)
+
+
+async def test_event_streams_per_caller_are_limited(cluster: Cluster) -> None:
+    token = await token_for(cluster.url, "user000000@example.com")
+    other = await token_for(cluster.url, "user000001@example.com")
+    async with stream(cluster.b, ORDER_EVENTS, token=token) as one:
+        async with stream(cluster.b, ORDER_EVENTS, token=token) as two:
+            async with stream(cluster.b, ORDER_EVENTS, token=token) as refused:
+                await refused.aread()
+            # Someone else is not held back by this caller's streams.
+            async with stream(cluster.b, ORDER_EVENTS, token=other) as others:
+                assert others.status_code == 200
+        assert (one.status_code, two.status_code) == (200, 200)
+        assert refused.status_code == 429
+        [error] = refused.json()["errors"]
+        assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
+        assert "SSE_MAX_STREAMS" in error["message"]
+        # Closing one frees its place.
+        for _ in range(50):
+            async with stream(cluster.b, ORDER_EVENTS, token=token) as again:
+                if again.status_code == 200:
+                    break
+            await asyncio.sleep(0.1)
+        assert again.status_code == 200
+
+
+async def test_plain_http_names_sse_among_the_subscription_transports(cluster: Cluster) -> None:
+    async with httpx.AsyncClient(timeout=30) as client:
+        answer = await client.post(
+            cluster.b.http, json={"query": "subscription { productEvents { type } }"}
+        )
+    assert answer.status_code == 400
+    assert "text/event-stream" in answer.json()["errors"][0]["message"]
