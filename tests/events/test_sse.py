@@ -5,6 +5,8 @@ httpx for what a client library does not show (keep-alives, disconnects, limits)
 from __future__ import annotations
 
 import asyncio
+import re
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,10 +19,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import token_for
+from tests.dbtools import fetch_value
 from tests.events.conftest import Cluster, Server, _cluster
 from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, set_stock
 from tests.events.node import NODE_DIR, NodeSubscription, node_or_skip
 from tests.events.test_subscriptions import settled_count, subscribers
+from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid
 
 SSE_SUBSCRIBE = NODE_DIR / "graphql_sse_subscribe.mjs"
@@ -39,6 +43,7 @@ async def cluster(
         template_db,
         redis_url,
         tmp_path_factory.mktemp("sse"),
+        SUBSCRIBER_QUEUE_SIZE="20",
         AUTH_CACHE_SECONDS="2",
         SSE_KEEPALIVE_SECONDS="0.5",
         SSE_MAX_STREAMS=str(MAX_STREAMS),
@@ -287,3 +292,61 @@ async def test_plain_http_names_sse_among_the_subscription_transports(cluster: C
         )
     assert answer.status_code == 400
     assert "text/event-stream" in answer.json()["errors"][0]["message"]
+
+
+# Fifteen copies of a 5,000-character description: a few hundred events fill what the
+# kernel buffers between a server and a client that reads nothing.
+BULKY_EVENTS = (
+    "subscription($f: ProductEventFilter) { productEvents(filter: $f) { node { stock "
+    + " ".join(f"d{n}: description" for n in range(15))
+    + " } } }"
+)
+
+
+async def test_a_reader_that_stops_reading_is_cut_off_with_slow_consumer(
+    cluster: Cluster,
+) -> None:
+    """What it received is in order and without gaps, then SLOW_CONSUMER, then complete."""
+    product_id = await a_product(cluster, 4)
+    version = await fetch_value(
+        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
+    )
+    body = orjson.dumps(
+        {"query": BULKY_EVENTS, "variables": {"f": {"ids": [gid("Product", product_id)]}}}
+    )
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    sock.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", cluster.b.port))
+    reader, writer = await asyncio.open_connection(sock=sock)
+    writer.write(
+        b"POST /graphql HTTP/1.1\r\nhost: 127.0.0.1\r\naccept: text/event-stream\r\n"
+        b"content-type: application/json\r\nconnection: close\r\n"
+        + f"authorization: Bearer {cluster.admin}\r\ncontent-length: {len(body)}\r\n\r\n".encode()
+        + body
+    )
+    await writer.drain()
+    assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+    await asyncio.sleep(SETTLE_SECONDS)
+    for index in range(150):
+        await cluster.call(
+            cluster.a,
+            cluster.admin,
+            UPDATE_PRODUCT,
+            input={
+                "id": gid("Product", product_id),
+                "expectedVersion": version + index,
+                "stock": index,
+                "description": "x" * 5000,
+            },
+        )
+    async with asyncio.timeout(30):
+        raw = await reader.read()
+    writer.close()
+    results = [orjson.loads(data) for data in re.findall(rb"data: (\{.*?\})\n", raw)]
+    delivered = [result["data"]["productEvents"]["node"]["stock"] for result in results[:-1]]
+    assert delivered == list(range(len(delivered)))
+    assert len(delivered) < 150
+    assert results[-1]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"
+    # The last chunk: complete, then the chunked body's end.
+    assert raw.endswith(b"event: complete\ndata: \n\n\r\n0\r\n\r\n")
