@@ -128,8 +128,11 @@ async def serve(
             allowed_operation_types=allowed,
         )
         headers = [*_HEADERS, *(h for h in sub_response.raw_headers if h[0] == b"x-request-id")]
-        await send({"type": "http.response.start", "status": 200, "headers": headers})
-        await send({"type": "http.response.body", "body": b"", "more_body": True})
+        try:
+            await send({"type": "http.response.start", "status": 200, "headers": headers})
+            await send({"type": "http.response.body", "body": b"", "more_body": True})
+        except OSError:
+            return  # gone already: the operation never started
         pump = asyncio.create_task(
             _pump(view, request, results, send, settings.sse_keepalive_seconds)
         )

@@ -208,6 +208,25 @@ async def events(response: httpx.Response) -> AsyncIterator[tuple[str, Any]]:
             name, data = "", ""
 
 
+async def test_a_get_streams_a_query_as_one_next_then_complete(cluster: Cluster) -> None:
+    """The way a browser's EventSource asks (it can only GET)."""
+    async with (
+        httpx.AsyncClient(timeout=30) as client,
+        client.stream(
+            "GET",
+            cluster.b.http,
+            params={"query": "{ products(first: 1) { edges { node { sku } } } }"},
+            headers=EVENT_STREAM,
+        ) as response,
+    ):
+        assert response.status_code == 200
+        received = [event async for event in events(response)]
+    [(kind, result), end] = received
+    assert kind == "next"
+    assert len(result["data"]["products"]["edges"]) == 1
+    assert end == ("complete", None)
+
+
 async def test_an_idle_stream_gets_keepalive_comments(cluster: Cluster) -> None:
     async with stream(cluster.b, PRODUCT_EVENTS) as response:
         assert response.status_code == 200
