@@ -104,6 +104,15 @@ class Settings(BaseSettings):
     ws_init_timeout_seconds: float = Field(
         default=10, gt=0, description="Time a WebSocket client has to send connection_init."
     )
+    multipart_max_streams: int = Field(
+        default=10,
+        ge=1,
+        description="Multipart HTTP subscriptions (Apollo) one viewer may hold open at once, "
+        "per server process.",
+    )
+    multipart_heartbeat_seconds: float = Field(
+        default=5, gt=0, description="Interval of the empty `{}` part on a multipart stream."
+    )
     field_cache: bool = Field(
         default=True,
         description="Serve @cached fields from Redis (or, with one worker and no Redis, memory); "
