@@ -46,12 +46,17 @@ const finish = (status, ids = []) => {
   process.exit(status);
 };
 
-const shown = (error) => ({
-  message: error?.message,
-  codes: (error?.graphQLErrors ?? []).map((e) => e.extensions?.code),
-  protocolCodes: (error?.protocolErrors ?? []).map((e) => e.extensions?.code),
-  statusCode: error?.networkError?.statusCode,
-});
+// An ApolloError, or (for a refused subscription) the link's ServerError itself.
+const shown = (error) => {
+  const server = error?.networkError ?? error;
+  return {
+    message: error?.message,
+    codes: (error?.graphQLErrors ?? []).map((e) => e.extensions?.code),
+    protocolCodes: (error?.protocolErrors ?? []).map((e) => e.extensions?.code),
+    statusCode: server?.statusCode ?? null,
+    resultCodes: (server?.result?.errors ?? []).map((e) => e.extensions?.code),
+  };
+};
 
 setTimeout(() => {
   print({ kind: "error", error: { message: "timed out" } });
