@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,11 +21,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import token_for
-from tests.dbtools import fetch_all
+from tests.dbtools import fetch_all, fetch_value
 from tests.events.conftest import Cluster, Server, _cluster
 from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, set_stock
 from tests.events.node import NODE_DIR, NodeSubscription, node_or_skip
 from tests.events.test_subscriptions import settled_count
+from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid, pk
 
 APOLLO = NODE_DIR / "apollo_client.mjs"
@@ -32,6 +34,10 @@ ACCEPT = 'multipart/mixed;boundary="graphql";subscriptionSpec="1.0",application/
 HEARTBEAT_SECONDS = 1
 MAX_STREAMS = 2
 SETTLE_SECONDS = 0.5
+QUEUE_SIZE = 5
+UPDATES = 40
+# Each event is ALIASES copies of a 5,000-character description.
+ALIASES = 40
 
 
 @pytest.fixture(scope="module")
@@ -44,6 +50,8 @@ async def cluster(
         redis_url,
         tmp_path_factory.mktemp("multipart"),
         AUTH_CACHE_SECONDS="2",
+        SUBSCRIBER_QUEUE_SIZE=str(QUEUE_SIZE),
+        MAX_QUERY_ALIASES=str(ALIASES),
         MULTIPART_HEARTBEAT_SECONDS=str(HEARTBEAT_SECONDS),
         MULTIPART_MAX_STREAMS=str(MAX_STREAMS),
     ):
@@ -67,6 +75,7 @@ class Parts:
 
     async def next(self, wait: float = 15) -> dict[str, Any] | None:
         """The next part (heartbeats `{}` included), or None once the body closed."""
+        chunk = self.buffer
         async with asyncio.timeout(wait):
             while True:
                 if self.buffer.startswith("--graphql"):
@@ -75,7 +84,9 @@ class Parts:
                     self.closed = True
                     return None
                 start = self.buffer.find(self.DELIMITER)
-                end = self.buffer.find(self.DELIMITER, start + 1) if start >= 0 else -1
+                # Only the new text can hold the end (large parts come in many chunks).
+                since = max(start + 1, len(self.buffer) - len(self.DELIMITER) - len(chunk))
+                end = self.buffer.find(self.DELIMITER, since) if start >= 0 else -1
                 if end > start >= 0:
                     part = self.buffer[start + len(self.DELIMITER) : end]
                     self.buffer = self.buffer[end:]
@@ -84,7 +95,8 @@ class Parts:
                     parsed: dict[str, Any] = orjson.loads(body)
                     return parsed
                 try:
-                    self.buffer += await anext(self.chunks)
+                    chunk = await anext(self.chunks)
+                    self.buffer += chunk
                 except StopAsyncIteration:
                     assert self.buffer.startswith(self.DELIMITER + "--"), self.buffer
                     self.closed = True
@@ -225,32 +237,81 @@ async def test_a_stream_whose_client_went_away_leaves_the_broker(cluster: Cluste
     # The client closed its connection mid-stream; nothing of the stream stays behind.
     assert await settled_count(cluster.b, 0) == 0
     # Nor its slot: the cap counts open streams only.
-    async with multipart(cluster.b, PRODUCT_EVENTS, token=cluster.admin) as one:
-        async with multipart(cluster.b, PRODUCT_EVENTS, token=cluster.admin) as two:
-            assert (one.response.status_code, two.response.status_code) == (200, 200)
+    async with (
+        multipart(cluster.b, PRODUCT_EVENTS, token=cluster.admin) as one,
+        multipart(cluster.b, PRODUCT_EVENTS, token=cluster.admin) as two,
+    ):
+        assert (one.response.status_code, two.response.status_code) == (200, 200)
     assert await settled_count(cluster.b, 0) == 0
 
 
 async def test_a_viewer_holds_at_most_max_streams_at_once(cluster: Cluster) -> None:
     alice = await cluster.token("user000000@example.com")
     bob = await cluster.token("user000001@example.com")
-    async with multipart(cluster.b, ORDER_EVENTS, token=alice) as one:
-        async with multipart(cluster.b, ORDER_EVENTS, token=alice) as two:
-            assert [await one.next(), await two.next()] == [{}, {}]
-            async with multipart(cluster.b, ORDER_EVENTS, token=alice) as three:
-                await three.response.aread()
-                refused = three.response
-            async with multipart(cluster.b, ORDER_EVENTS, token=bob) as other:
-                assert other.response.status_code == 200
-            # The cap is per server process: a holds none of alice's streams.
-            async with multipart(cluster.a, ORDER_EVENTS, token=alice) as elsewhere:
-                assert elsewhere.response.status_code == 200
+    async with (
+        multipart(cluster.b, ORDER_EVENTS, token=alice) as one,
+        multipart(cluster.b, ORDER_EVENTS, token=alice) as two,
+    ):
+        assert [await one.next(), await two.next()] == [{}, {}]
+        async with multipart(cluster.b, ORDER_EVENTS, token=alice) as three:
+            await three.response.aread()
+            refused = three.response
+        async with multipart(cluster.b, ORDER_EVENTS, token=bob) as other:
+            assert other.response.status_code == 200
+        # The cap is per server process: a holds none of alice's streams.
+        async with multipart(cluster.a, ORDER_EVENTS, token=alice) as elsewhere:
+            assert elsewhere.response.status_code == 200
     assert refused.status_code == 429
     [error] = refused.json()["errors"]
     assert error["extensions"]["code"] == "TOO_MANY_SUBSCRIPTIONS"
     assert "MULTIPART_MAX_STREAMS" in error["message"]
     async with multipart(cluster.b, ORDER_EVENTS, token=alice) as again:
         assert again.response.status_code == 200
+
+
+async def test_a_reader_that_falls_behind_is_cut_with_a_slow_consumer_payload(
+    cluster: Cluster,
+) -> None:
+    """A client that reads nothing: once the network's buffers are full the server's
+    queue for it overflows, and what the client reads later ends with SLOW_CONSUMER,
+    after the events it did get, in order and without a gap."""
+    product_id = await a_product(cluster, 3)
+    version = await fetch_value(
+        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
+    )
+    copies = " ".join(f"d{n}: description" for n in range(ALIASES))
+    query = f"""subscription($filter: ProductEventFilter) {{ productEvents(filter: $filter) {{
+        node {{ stock {copies} }} }} }}"""
+    # 200 kB an event and a small receive window: the buffers between (the
+    # kernel's, up to a few MB) fill after a few events, then the server's queue.
+    tiny = httpx.AsyncHTTPTransport(socket_options=[(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)])
+    async with (
+        httpx.AsyncClient(transport=tiny, timeout=60) as client,
+        multipart(cluster.b, query, only(product_id), token=cluster.admin, client=client) as parts,
+    ):
+        await parts.next()
+        await asyncio.sleep(SETTLE_SECONDS)
+        for index in range(UPDATES):
+            await cluster.call(
+                cluster.a,
+                cluster.admin,
+                UPDATE_PRODUCT,
+                input={
+                    "id": gid("Product", product_id),
+                    "expectedVersion": version + index,
+                    "stock": index,
+                    "description": "x" * 5000,
+                },
+            )
+        payloads = []
+        while (payload := await parts.payload(wait=30)) is not None:
+            payloads.append(payload)
+    *delivered, last = payloads
+    assert last["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER", last
+    stocks = [payload["data"]["productEvents"]["node"]["stock"] for payload in delivered]
+    assert stocks == list(range(len(stocks)))
+    assert len(stocks) < UPDATES
+    assert await settled_count(cluster.b, 0) == 0
 
 
 # Apollo Client itself.
