@@ -208,9 +208,13 @@ class GraphQLApp(GraphQL[Context, None]):
         if multipart.requested(request_data):
             # Refused (429) before the stream starts when the caller holds too many.
             self.multipart_streams.reserve(context, sub_response)
-        return await super().execute_operation(
-            request, request_adapter, request_data, context, root_value, sub_response
-        )
+        try:
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        except BaseException:
+            multipart.release(sub_response)
+            raise
 
     async def _create_streaming_response(
         self,

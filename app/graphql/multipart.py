@@ -105,6 +105,11 @@ class StreamSlots:
         setattr(sub_response, _SLOT, self.take(context))
 
 
+def release(sub_response: Response) -> None:
+    """Give back the slot reserved for this request, if any (it will not stream)."""
+    getattr(sub_response, _SLOT, lambda: None)()
+
+
 def _caller(context: Context) -> str:
     # Anonymous callers (productEvents is public) are told apart by address.
     if context.viewer.user_id is not None:
@@ -168,4 +173,11 @@ def respond(
     return response
 
 
-__all__ = ["MultipartResponse", "StreamSlots", "TooManyStreams", "requested", "respond"]
+__all__ = [
+    "MultipartResponse",
+    "StreamSlots",
+    "TooManyStreams",
+    "release",
+    "requested",
+    "respond",
+]
