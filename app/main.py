@@ -18,6 +18,11 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
+from strawberry.subscriptions import (
+    GRAPHQL_TRANSPORT_WS_PROTOCOL,
+    GRAPHQL_WS_PROTOCOL,
+    MULTIPART_SUBSCRIPTION_PROTOCOL,
+)
 
 from app.auth.authenticate import Authenticator
 from app.cache.fields import FieldCache
@@ -76,6 +81,14 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keep_alive_interval=settings.ws_keepalive_seconds,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        subscription_protocols=(
+            GRAPHQL_TRANSPORT_WS_PROTOCOL,
+            GRAPHQL_WS_PROTOCOL,
+            # Apollo's multipart HTTP subscriptions: without it in this list strawberry
+            # does not recognise the Accept header and the request falls through to
+            # execute_single, which refuses a subscription.
+            MULTIPART_SUBSCRIPTION_PROTOCOL,
+        ),
     )
     middleware = []
     if settings.cors_origins:

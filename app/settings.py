@@ -110,6 +110,15 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(
         default=15, gt=0, description="How often an idle event stream gets a comment line."
     )
+    multipart_max_streams: int = Field(
+        default=10,
+        ge=1,
+        description="Multipart HTTP subscriptions (Apollo) one viewer may hold open at once, "
+        "per server process.",
+    )
+    multipart_heartbeat_seconds: float = Field(
+        default=5, gt=0, description="Interval of the empty `{}` part on a multipart stream."
+    )
     field_cache: bool = Field(
         default=True,
         description="Serve @cached fields from Redis (or, with one worker and no Redis, memory); "

@@ -23,13 +23,13 @@ from strawberry.asgi import GraphQL
 from strawberry.exceptions import ConnectionRejectionError, MissingQueryError
 from strawberry.http import GraphQLHTTPResponse, GraphQLRequestData, process_result
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
-from strawberry.types import ExecutionResult
+from strawberry.types import ExecutionResult, SubscriptionExecutionResult
 from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from app.auth.viewer import ANONYMOUS, RequestMeta
 from app.errors import ServiceUnavailable, Unauthenticated
-from app.graphql import sse
+from app.graphql import multipart, sse
 from app.graphql.context import Context
 from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from app.loaders import Loaders
@@ -70,8 +70,9 @@ class AuthenticationFailed(HTTPException):
 SUBSCRIPTION_TRANSPORTS = (
     "A subscription streams many results, which a plain JSON response cannot carry: "
     "subscribe over a WebSocket at this path, with the graphql-transport-ws or graphql-ws "
-    "subprotocol, or as Server-Sent Events (graphql-sse: POST here with Accept: "
-    "text/event-stream)."
+    "subprotocol; as Server-Sent Events (graphql-sse: POST here with Accept: "
+    "text/event-stream); or as an Apollo multipart subscription, with "
+    "'Accept: multipart/mixed;subscriptionSpec=\"1.0\"'."
 )
 
 
@@ -196,6 +197,41 @@ class GraphQLApp(GraphQL[Context, None]):
             raise ConnectionRejectionError({"reason": context.header_auth_error})
         return None
 
+    @cached_property
+    def multipart_streams(self) -> multipart.StreamSlots:
+        return multipart.StreamSlots()
+
+    async def execute_operation(
+        self,
+        request: Request,
+        request_adapter: AsyncHTTPRequestAdapter,
+        request_data: GraphQLRequestData | list[GraphQLRequestData],
+        context: Context,
+        root_value: None,
+        sub_response: Response,
+    ) -> ExecutionResult | list[ExecutionResult] | SubscriptionExecutionResult:
+        if multipart.requested(request_data):
+            # Refused (429) before the stream starts when the caller holds too many.
+            self.multipart_streams.reserve(context, sub_response)
+        try:
+            return await super().execute_operation(
+                request, request_adapter, request_data, context, root_value, sub_response
+            )
+        except BaseException:
+            multipart.release(sub_response)
+            raise
+
+    async def _create_streaming_response(
+        self,
+        request: Request,
+        result: SubscriptionExecutionResult,
+        protocol: Any,
+        sub_response: Response,
+    ) -> Response:
+        if protocol == multipart.PROTOCOL:
+            return multipart.respond(self, request, result, sub_response)
+        return await super()._create_streaming_response(request, result, protocol, sub_response)
+
     async def execute_single(
         self,
         request: Request,
@@ -299,8 +335,11 @@ class GraphQLApp(GraphQL[Context, None]):
                 return
             response = await self.run(request)
         except HTTPException as exc:
-            code = "UNAUTHENTICATED" if isinstance(exc, AuthenticationFailed) else "BAD_REQUEST"
-            code = getattr(exc, "code", code)
+            code = (
+                "UNAUTHENTICATED"
+                if isinstance(exc, AuthenticationFailed)
+                else getattr(exc, "code", "BAD_REQUEST")
+            )
             body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
             response = Response(orjson.dumps(body), exc.status_code, media_type=JSON)
             if exc.status_code == 405:
