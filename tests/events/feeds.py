@@ -9,6 +9,11 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import create_async_engine
+
+from app.auth.api_tokens import token_hash
+from tests.conftest import token_for
 from tests.dbtools import fetch_all, fetch_value
 from tests.events.conftest import Cluster
 from tests.graphql.mutations import PLACE_ORDER, UPDATE_PRODUCT
@@ -19,6 +24,24 @@ PRODUCT_EVENTS = """subscription($after: String, $filter: ProductEventFilter) {
     cursor type changedFields node { id stock version } } }"""
 ORDER_EVENTS = """subscription($after: String) {
   orderEvents(after: $after) { cursor type changedFields node { id status user { id } } } }"""
+
+
+async def expiring_token(cluster: Cluster, email: str, *, seconds: int = 3) -> str:
+    """A fresh API token for `email` that expires `seconds` from now."""
+    token = await token_for(cluster.url, email)
+    engine = create_async_engine(cluster.url)
+    try:
+        async with engine.begin() as conn:
+            await conn.execute(
+                text(
+                    "UPDATE api_tokens SET expires_at = now() + :s * interval '1 second' "
+                    "WHERE token_hash = :h"
+                ),
+                {"s": seconds, "h": token_hash(token)},
+            )
+    finally:
+        await engine.dispose()
+    return token
 
 
 async def a_product(cluster: Cluster, offset: int = 0) -> Any:

@@ -82,9 +82,11 @@ async def node_subscribe(
     variables: dict[str, Any] | None = None,
     count: int = 1,
     linger_ms: int = 0,
+    script: Path = SUBSCRIBE,
 ) -> AsyncIterator[NodeSubscription]:
-    """Subscribe with graphql-ws's createClient (`ws` as its WebSocket); the script ends
-    after `count` results and `linger_ms` more."""
+    """Run one operation through a client script (graphql-ws's createClient with `ws` as
+    its WebSocket unless `script` names another); the script ends after `count` results
+    and `linger_ms` more, or when the server completes."""
     options = {
         "url": url,
         "token": token,
@@ -95,7 +97,7 @@ async def node_subscribe(
     }
     process = await asyncio.create_subprocess_exec(
         node,
-        str(SUBSCRIBE),
+        str(script),
         orjson.dumps(options).decode(),
         cwd=NODE_DIR,
         stdout=asyncio.subprocess.PIPE,

@@ -17,13 +17,10 @@ from typing import Any
 import httpx
 import orjson
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
-from tests.conftest import token_for
 from tests.dbtools import fetch_all, fetch_value
 from tests.events.conftest import Cluster, Server, _cluster
-from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, set_stock
+from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, expiring_token, set_stock
 from tests.events.node import NODE_DIR, NodeSubscription, node_or_skip
 from tests.events.test_subscriptions import settled_count
 from tests.graphql.mutations import UPDATE_PRODUCT
@@ -182,16 +179,7 @@ async def test_an_anonymous_order_subscription_ends_with_unauthenticated(
 
 
 async def test_an_expired_token_ends_the_stream_with_unauthenticated(cluster: Cluster) -> None:
-    token = await token_for(cluster.url, "user000002@example.com")
-    engine = create_async_engine(cluster.url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE api_tokens SET expires_at = now() + interval '3 seconds' "
-                "WHERE id = (SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1)"
-            )
-        )
-    await engine.dispose()
+    token = await expiring_token(cluster, "user000002@example.com")
     async with multipart(cluster.b, ORDER_EVENTS, token=token) as parts:
         payload = await parts.payload()
         end = await parts.payload()

@@ -9,20 +9,18 @@ import re
 import socket
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 import httpx
 import orjson
 import pytest
-from sqlalchemy import text
-from sqlalchemy.ext.asyncio import create_async_engine
 
 from tests.conftest import token_for
 from tests.dbtools import fetch_value
 from tests.events.conftest import Cluster, Server, _cluster
-from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, set_stock
-from tests.events.node import NODE_DIR, NodeSubscription, node_or_skip
+from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, expiring_token, set_stock
+from tests.events.node import NODE_DIR, NodeSubscription, node_or_skip, node_subscribe
 from tests.events.test_subscriptions import settled_count, subscribers
 from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid
@@ -59,40 +57,11 @@ def node() -> str:
     return node
 
 
-@asynccontextmanager
-async def sse_subscribe(
-    node: str,
-    url: str,
-    query: str,
-    *,
-    token: str | None = None,
-    variables: dict[str, Any] | None = None,
-    count: int = 1,
-    linger_ms: int = 0,
-) -> AsyncIterator[NodeSubscription]:
-    """Run one operation with graphql-sse's createClient; the script ends after `count`
-    results and `linger_ms` more, or when the server completes the stream."""
-    options = {
-        "url": url,
-        "token": token,
-        "query": query,
-        "variables": variables or {},
-        "count": count,
-        "lingerMs": linger_ms,
-    }
-    process = await asyncio.create_subprocess_exec(
-        node,
-        str(SSE_SUBSCRIBE),
-        orjson.dumps(options).decode(),
-        cwd=NODE_DIR,
-        stdout=asyncio.subprocess.PIPE,
-    )
-    try:
-        yield NodeSubscription(process)
-    finally:
-        if process.returncode is None:
-            process.kill()
-            await process.wait()
+def sse_subscribe(
+    node: str, url: str, query: str, **options: Any
+) -> AbstractAsyncContextManager[NodeSubscription]:
+    """Run one operation with graphql-sse's createClient."""
+    return node_subscribe(node, url, query, script=SSE_SUBSCRIBE, **options)
 
 
 def only(product_id: uuid.UUID) -> dict[str, Any]:
@@ -259,16 +228,7 @@ async def test_validation_errors_arrive_as_a_next_event_then_complete(cluster: C
 
 
 async def test_an_expired_token_ends_the_stream_with_unauthenticated(cluster: Cluster) -> None:
-    token = await token_for(cluster.url, "user000002@example.com")
-    engine = create_async_engine(cluster.url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE api_tokens SET expires_at = now() + interval '3 seconds' "
-                "WHERE id = (SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1)"
-            )
-        )
-    await engine.dispose()
+    token = await expiring_token(cluster, "user000002@example.com")
     async with stream(cluster.b, ORDER_EVENTS, token=token) as response:
         assert response.status_code == 200
         async with asyncio.timeout(15):

@@ -13,10 +13,16 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from websockets.typing import Subprotocol
 
 from app.graphql.events.types import event_cursor
-from tests.conftest import token_for
 from tests.dbtools import fetch_value
 from tests.events.conftest import Cluster, Server
-from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, place, set_stock
+from tests.events.feeds import (
+    ORDER_EVENTS,
+    PRODUCT_EVENTS,
+    a_product,
+    expiring_token,
+    place,
+    set_stock,
+)
 from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid
 from tests.wsclient import connect
@@ -233,16 +239,7 @@ async def test_a_reader_that_stalls_does_not_hold_back_a_fast_one(cluster: Clust
 
 
 async def test_an_expired_token_ends_its_subscriptions(cluster: Cluster) -> None:
-    token = await token_for(cluster.url, "user000002@example.com")
-    engine = create_async_engine(cluster.url)
-    async with engine.begin() as conn:
-        await conn.execute(
-            text(
-                "UPDATE api_tokens SET expires_at = now() + interval '3 seconds' "
-                "WHERE id = (SELECT id FROM api_tokens ORDER BY created_at DESC LIMIT 1)"
-            )
-        )
-    await engine.dispose()
+    token = await expiring_token(cluster, "user000002@example.com")
     async with connect(cluster.b.ws, token=token) as session:
         op = await session.subscribe(ORDER_EVENTS)
         message = await session.receive(wait=15)
