@@ -33,6 +33,7 @@ from app.errors import ServiceUnavailable
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
+from app.graphql.events.sharing import SharedResults, shared_results
 from app.graphql.http import GraphQLApp
 from app.graphql.schema import build_schema
 from app.settings import Settings, get_settings
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = engine
         app.state.reader = read_only(engine)
         app.state.authenticator = Authenticator(settings, app.state.reader)
+        app.state.shared_results = shared_results(schema._schema)
         store = cache_store(settings)
         app.state.field_cache = FieldCache(
             store,
@@ -218,6 +220,14 @@ async def metrics(request: Request) -> PlainTextResponse:
     lines += [
         "# TYPE ordergraph_subscribers gauge",
         f"ordergraph_subscribers {broker.subscriber_count}",
+    ]
+    # One execution per event and document (and viewer class), shared by the rest.
+    shared: SharedResults = request.app.state.shared_results
+    lines += [
+        "# TYPE ordergraph_event_executions_total counter",
+        f"ordergraph_event_executions_total {shared.executions}",
+        "# TYPE ordergraph_event_results_shared_total counter",
+        f"ordergraph_event_results_shared_total {shared.shared}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

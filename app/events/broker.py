@@ -50,7 +50,13 @@ class Subscriber:
         self.queue.put_nowait(event)
 
     async def next(self, wait: float | None = None) -> Event:
-        item = await asyncio.wait_for(self.queue.get(), wait)
+        """The next event, within `wait` seconds (else TimeoutError)."""
+        # Not asyncio.wait_for: it makes a task per call, once per event and subscriber.
+        if self.queue.empty():
+            async with asyncio.timeout(wait):
+                item = await self.queue.get()
+        else:
+            item = self.queue.get_nowait()
         if isinstance(item, _Overflow):
             raise SlowConsumer(
                 f"You fell more than {self.limit} events behind and were disconnected; "

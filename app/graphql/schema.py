@@ -16,8 +16,8 @@ from app.graphql.audit.queries import AuditQuery
 from app.graphql.caching import CacheTrace
 from app.graphql.documents import DocumentCache, DocumentCaches, ValidatedDocuments
 from app.graphql.errors import ErrorCodes, classify
+from app.graphql.events.sharing import SharingExecutionContext
 from app.graphql.events.subscriptions import Subscription
-from app.graphql.execution import PlainFieldsExecutionContext
 from app.graphql.limits import Limits
 from app.graphql.node import NodeQuery, node_registry
 from app.graphql.operation import OperationContext
@@ -106,7 +106,7 @@ def build_schema(settings: Settings) -> Schema:
         subscription=Subscription,
         extensions=extensions,
         config=StrawberryConfig(scalar_map={Money: MONEY}),
-        execution_context_class=PlainFieldsExecutionContext,
+        execution_context_class=SharingExecutionContext,
     )
     schema.documents = caches
     node_registry(schema._schema)  # refuses a Node type that node() cannot fetch

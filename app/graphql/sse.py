@@ -32,6 +32,7 @@ from strawberry.types import ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.graphql.context import Context
+from app.graphql.events.sharing import spliced
 
 if TYPE_CHECKING:
     from app.graphql.http import GraphQLApp
@@ -100,7 +101,7 @@ def caller_of(context: Context) -> Hashable:
 
 def next_event(payload: object) -> bytes:
     # orjson never writes a raw newline, so the JSON fits one `data:` line.
-    return b"event: next\ndata: " + orjson.dumps(payload) + b"\n\n"
+    return b"event: next\ndata: " + orjson.dumps(spliced(payload)) + b"\n\n"
 
 
 async def serve(

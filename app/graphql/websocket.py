@@ -17,6 +17,7 @@ from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWS
 from strawberry.subscriptions.protocols.graphql_ws.types import StartMessage
 
 from app.graphql.context import Context
+from app.graphql.events.sharing import SharedData, spliced
 
 TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
 
@@ -31,6 +32,11 @@ class TextFrameAdapter(ASGIWebSocketAdapter):
     property")."""
 
     async def send_json(self, message: Mapping[str, object]) -> None:
+        payload = message.get("payload")
+        if isinstance(payload, dict) and isinstance(payload.get("data"), SharedData):
+            # An event result shared by many subscribers: its JSON is spliced in, not
+            # encoded again for each.
+            message = {**message, "payload": spliced(payload)}
         encoded = self.view.encode_json(message)
         text = encoded.decode() if isinstance(encoded, bytes) else encoded
         try:

@@ -1,11 +1,19 @@
-"""Change events as GraphQL types: what subscriptions deliver."""
+"""Change events as GraphQL types: what subscriptions deliver.
+
+Each is built from its event alone (`from_event`), whoever receives it: that is what
+lets subscribers share one execution per event (app.graphql.events.sharing), keyed by
+`event_position`. Keep it so: anything that depends on the viewer belongs in a resolver.
+"""
 
 from __future__ import annotations
 
 import base64
 import binascii
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import datetime
 from enum import Enum
+from typing import Any, TypeVar, cast
 
 import strawberry
 
@@ -41,6 +49,24 @@ def event_position(cursor: str) -> int:
         ) from None
 
 
+RecordT = TypeVar("RecordT")
+# The broker hands one Event object to every subscriber: its record (immutable) is
+# read from the snapshot once, not once per subscriber. By identity, held while kept.
+_RECORDS: OrderedDict[int, tuple[Event, object]] = OrderedDict()
+_KEEP_RECORDS = 256
+
+
+def _snapshot(event: Event, read: Callable[[dict[str, Any]], RecordT]) -> RecordT:
+    found = _RECORDS.get(id(event))
+    if found is not None and found[0] is event:
+        return cast(RecordT, found[1])
+    record = read(event.data)
+    _RECORDS[id(event)] = (event, record)
+    if len(_RECORDS) > _KEEP_RECORDS:
+        _RECORDS.popitem(last=False)
+    return record
+
+
 @strawberry.type(description="A change to an order.")
 class OrderEvent:
     cursor: str = strawberry.field(description="Resume after this event with `after`.")
@@ -48,15 +74,17 @@ class OrderEvent:
     occurred_at: datetime
     changed_fields: list[str]
     node: Order = strawberry.field(description="The order as it is after the change.")
+    event_position: strawberry.Private[int]
 
     @classmethod
     def from_event(cls, event: Event) -> OrderEvent:
         return cls(
             cursor=event_cursor(event.position),
+            event_position=event.position,
             type=EventType(event.type),
             occurred_at=event.occurred_at,
             changed_fields=list(event.changed_fields),
-            node=Order.from_record(snapshots.order(event.data)),
+            node=Order.from_record(_snapshot(event, snapshots.order)),
         )
 
 
@@ -69,15 +97,17 @@ class ProductEvent:
         description='"inStock" is among them when stock went to or from zero.'
     )
     node: Product = strawberry.field(description="The product as it is after the change.")
+    event_position: strawberry.Private[int]
 
     @classmethod
     def from_event(cls, event: Event) -> ProductEvent:
         return cls(
             cursor=event_cursor(event.position),
+            event_position=event.position,
             type=EventType(event.type),
             occurred_at=event.occurred_at,
             changed_fields=list(event.changed_fields),
-            node=Product.from_record(snapshots.product(event.data)),
+            node=Product.from_record(_snapshot(event, snapshots.product)),
         )
 
 
@@ -88,15 +118,17 @@ class UserEvent:
     occurred_at: datetime
     changed_fields: list[str]
     node: User = strawberry.field(description="The user as it is after the change.")
+    event_position: strawberry.Private[int]
 
     @classmethod
     def from_event(cls, event: Event) -> UserEvent:
         return cls(
             cursor=event_cursor(event.position),
+            event_position=event.position,
             type=EventType(event.type),
             occurred_at=event.occurred_at,
             changed_fields=list(event.changed_fields),
-            node=User.from_record(snapshots.user(event.data)),
+            node=User.from_record(_snapshot(event, snapshots.user)),
         )
 
 
