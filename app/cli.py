@@ -145,6 +145,7 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
         workers=workers,
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
+        ws_per_message_deflate=settings.ws_per_message_deflate,
     )
     return 0
 

@@ -101,6 +101,11 @@ class Settings(BaseSettings):
         default=20, ge=1, description="Subscriptions one WebSocket connection may hold."
     )
     ws_keepalive_seconds: float = Field(default=15, gt=0, description="WebSocket ping interval.")
+    ws_per_message_deflate: bool = Field(
+        default=True,
+        description="Accept permessage-deflate on WebSockets; off halves the memory a "
+        "subscriber holds and spares a compression per frame.",
+    )
     ws_init_timeout_seconds: float = Field(
         default=10, gt=0, description="Time a WebSocket client has to send connection_init."
     )

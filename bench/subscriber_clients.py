@@ -15,6 +15,7 @@ happens only then, off the measured path.
 from __future__ import annotations
 
 import asyncio
+import os
 import sys
 import time
 from datetime import datetime
@@ -45,6 +46,8 @@ async def open_ws(port: int, opening: asyncio.Semaphore) -> ClientConnection:
             max_size=None,
             ping_interval=None,
             open_timeout=120,
+            # What browsers and the Node clients do: offer permessage-deflate.
+            compression=None if os.environ.get("BENCH_WS_COMPRESSION") == "none" else "deflate",
         )
         await ws.send('{"type":"connection_init","payload":{}}')
         ack = orjson.loads(await ws.recv())

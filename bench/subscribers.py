@@ -106,7 +106,11 @@ async def _measure(args: argparse.Namespace, run: Run, port: int, token: str, pi
                 str(share),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
-                env={**os.environ, "PYTHONPATH": os.getcwd()},
+                env={
+                    **os.environ,
+                    "PYTHONPATH": os.getcwd(),
+                    "BENCH_WS_COMPRESSION": args.ws_compression,
+                },
                 limit=2**30,  # the results are one long line
             )
             for share in shares
@@ -249,6 +253,12 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--events", type=int, default=30)
     parser.add_argument("--interval", type=float, default=0.2, help="seconds between changes")
     parser.add_argument("--clients", type=int, default=2, help="client processes per run")
+    parser.add_argument(
+        "--ws-compression",
+        choices=["deflate", "none"],
+        default="deflate",
+        help="what the WebSocket clients offer (browsers offer deflate)",
+    )
     parser.add_argument("--profile", metavar="PREFIX", help="py-spy the server: PREFIX-ws-1000.txt")
     return parser
 

@@ -1,14 +1,18 @@
 """Fan-out shares one execution per event, document and viewer class, and only where
-the rules allow: counted on the server's /metrics."""
+the rules allow: counted on the server's /metrics. And what a subscriber costs the
+server in compression."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+from pathlib import Path
 
 import httpx
+import websockets
+from websockets.typing import Subprotocol
 
-from tests.events.conftest import Cluster, Server
+from tests.events.conftest import Cluster, Server, start_server, stop_server
 from tests.events.feeds import PRODUCT_EVENTS, a_product, place, set_stock
 from tests.helpers import gid
 from tests.wsclient import Session, connect
@@ -105,3 +109,27 @@ async def test_a_selection_that_runs_resolvers_is_shared_only_by_the_same_viewer
     assert bobs_event["user"]["email"] == bob_email
     # Alice's order: one execution for the admins, one for Alice's two subscriptions.
     assert (after_alices[0] - before[0], after_alices[1] - before[1]) == (2, 2)
+
+
+async def test_ws_per_message_deflate_false_declines_the_compression_clients_offer(
+    cluster: Cluster, redis_url: str, tmp_path: Path
+) -> None:
+    offered = {"subprotocols": [Subprotocol("graphql-transport-ws")], "compression": "deflate"}
+    async with websockets.connect(cluster.b.ws, **offered) as ws:
+        assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
+    plain = start_server(
+        cluster.url, redis_url, tmp_path / "plain.log", WS_PER_MESSAGE_DEFLATE="false"
+    )
+    try:
+        async with websockets.connect(plain.ws, **offered) as ws:
+            assert "Sec-WebSocket-Extensions" not in ws.response.headers
+        async with connect(plain.ws) as session:  # and it serves subscriptions as before
+            product_id = await a_product(cluster, 2)
+            op = await session.subscribe(
+                PRODUCT_EVENTS, {"filter": {"ids": [gid("Product", product_id)]}}
+            )
+            await asyncio.sleep(0.3)
+            await set_stock(cluster, product_id, 44)
+            assert (await session.next_data(op))["productEvents"]["node"]["stock"] == 44
+    finally:
+        stop_server(plain)

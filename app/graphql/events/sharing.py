@@ -113,6 +113,18 @@ class _Entry:
         self.expires_at: float | None = None
 
 
+class _Taken:
+    """Stands in for a per-event executor when the event's result is shared."""
+
+    __slots__ = ("result",)
+
+    def __init__(self, result: ExecutionResult) -> None:
+        self.result = result
+
+    def execute_operation(self, serially: bool | None = None) -> ExecutionResult:
+        return ExecutionResult(self.result.data, None)
+
+
 _RESULTS: WeakKeyDictionary[GraphQLSchema, SharedResults] = WeakKeyDictionary()
 
 
@@ -182,18 +194,37 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
-    def execute_operation(self, serially: bool | None = None) -> Any:
-        position = getattr(self.root_value, "event_position", None)
+    def build_per_event_executor(self, payload: Any) -> Any:
+        # A result already shared needs no executor of its own (graphql-core copies
+        # this one for every event and subscriber).
+        found = self._share(payload)
+        if found is not None and found[3] is not None and found[3].result is not None:
+            found[0].shared += 1
+            return _Taken(found[3].result)
+        return super().build_per_event_executor(payload)
+
+    def _share(
+        self, root: Any
+    ) -> tuple[SharedResults, tuple[object, ...], tuple[object, ...], _Entry | None] | None:
+        """Where this subscriber's result for the event `root` is shared, and what is
+        there; None when it is not shared at all."""
+        position = getattr(root, "event_position", None)
         if position is None or self.operation.operation is not OperationType.SUBSCRIPTION:
-            return super().execute_operation(serially)
+            return None
         document = self._document_key()
         viewer = getattr(self.context_value, "viewer", None)
         if document is None or viewer is None:
-            return super().execute_operation(serially)
+            return None
         results = shared_results(self.schema)
         any_key = (document, position, ANY_VIEWER)
         own_key = (document, position, (viewer.role, viewer.user_id))
-        entry = results.find(any_key) or results.find(own_key)
+        return results, any_key, own_key, results.find(any_key) or results.find(own_key)
+
+    def execute_operation(self, serially: bool | None = None) -> Any:
+        found = self._share(self.root_value)
+        if found is None:
+            return super().execute_operation(serially)
+        results, any_key, own_key, entry = found
         if entry is not None:
             if entry.result is not None:
                 results.shared += 1
