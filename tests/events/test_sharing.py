@@ -114,14 +114,18 @@ async def test_a_selection_that_runs_resolvers_is_shared_only_by_the_same_viewer
 async def test_ws_per_message_deflate_false_declines_the_compression_clients_offer(
     cluster: Cluster, redis_url: str, tmp_path: Path
 ) -> None:
-    offered = {"subprotocols": [Subprotocol("graphql-transport-ws")], "compression": "deflate"}
-    async with websockets.connect(cluster.b.ws, **offered) as ws:
+    protocols = [Subprotocol("graphql-transport-ws")]
+    async with websockets.connect(
+        cluster.b.ws, subprotocols=protocols, compression="deflate"
+    ) as ws:
         assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
     plain = start_server(
         cluster.url, redis_url, tmp_path / "plain.log", WS_PER_MESSAGE_DEFLATE="false"
     )
     try:
-        async with websockets.connect(plain.ws, **offered) as ws:
+        async with websockets.connect(
+            plain.ws, subprotocols=protocols, compression="deflate"
+        ) as ws:
             assert "Sec-WebSocket-Extensions" not in ws.response.headers
         async with connect(plain.ws) as session:  # and it serves subscriptions as before
             product_id = await a_product(cluster, 2)
