@@ -118,6 +118,7 @@ async def test_ws_per_message_deflate_false_declines_the_compression_clients_off
     async with websockets.connect(
         cluster.b.ws, subprotocols=protocols, compression="deflate"
     ) as ws:
+        assert ws.response is not None
         assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
     plain = start_server(
         cluster.url, redis_url, tmp_path / "plain.log", WS_PER_MESSAGE_DEFLATE="false"
@@ -126,6 +127,7 @@ async def test_ws_per_message_deflate_false_declines_the_compression_clients_off
         async with websockets.connect(
             plain.ws, subprotocols=protocols, compression="deflate"
         ) as ws:
+            assert ws.response is not None
             assert "Sec-WebSocket-Extensions" not in ws.response.headers
         async with connect(plain.ws) as session:  # and it serves subscriptions as before
             product_id = await a_product(cluster, 2)
