@@ -255,6 +255,7 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
             result = self._keep(results, await outcome, any_key, own_key, waiting=waiting)
             return result
         finally:
+            results.drop(own_key, waiting)  # also when cancelled: nothing left pending
             if not pending.done():
                 # Those waiting run on their own when there is nothing to share.
                 shared = result if result is not None and result.errors is None else None
