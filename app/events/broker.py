@@ -4,6 +4,10 @@ The broker delivers events by position. An event from the bus that skips positio
 makes it read the gap from the event log first; a poll of the log catches up anything
 the bus lost. Each subscriber has a bounded queue: one that falls behind is dropped,
 with a reason, instead of slowing others or growing without limit.
+
+A subscriber may also take events `direct`ly, as the broker dispatches them, without
+its task waking up (the WebSocket fast path, app.graphql.events.fast): only while it
+waits with an empty queue, so what it takes direct never overtakes what is queued.
 """
 
 from __future__ import annotations
@@ -39,22 +43,42 @@ class Subscriber:
         self.limit = limit
         self.start = start  # the last position delivered before this subscriber joined
         self.queue: asyncio.Queue[Event | _Overflow] = asyncio.Queue()
+        # Takes an event at dispatch and says whether it did (False: queue it).
+        self.direct: Callable[[Event], bool] | None = None
+        self.waiting = False  # in `next`, for an empty queue
 
     def offer(self, event: Event) -> None:
         if not self.predicate(event):
             return
+        direct = self.direct
+        if direct is not None and self.waiting and self.queue.empty():
+            try:
+                if direct(event):
+                    return
+            except Exception:
+                log.exception("direct delivery failed; queueing the event")
+                self.direct = None
         if self.queue.qsize() >= self.limit:
-            self.broker.unsubscribe(self)
-            self.queue.put_nowait(OVERFLOW)
+            self.overflow()
             return
         self.queue.put_nowait(event)
+
+    def overflow(self) -> None:
+        """Drop this subscriber: its `next` raises SlowConsumer (after what it holds)."""
+        self.broker.unsubscribe(self)
+        self.direct = None
+        self.queue.put_nowait(OVERFLOW)
 
     async def next(self, wait: float | None = None) -> Event:
         """The next event, within `wait` seconds (else TimeoutError)."""
         # Not asyncio.wait_for: it makes a task per call, once per event and subscriber.
         if self.queue.empty():
-            async with asyncio.timeout(wait):
-                item = await self.queue.get()
+            self.waiting = True
+            try:
+                async with asyncio.timeout(wait):
+                    item = await self.queue.get()
+            finally:
+                self.waiting = False
         else:
             item = self.queue.get_nowait()
         if isinstance(item, _Overflow):

@@ -75,8 +75,14 @@ class CacheTrace(SchemaExtension):
 
     def get_results(self) -> dict[str, Any]:
         context = self.execution_context.context
-        if not isinstance(context, Context) or context.settings.environment == "production":
-            return {}
-        if context.request.headers.get("x-cache-debug") != "1":
+        if not isinstance(context, Context) or not traces_cache(context):
             return {}
         return {"cache": context.cache_trace}
+
+
+def traces_cache(context: Context) -> bool:
+    """Whether this request's results carry the cache trace (CacheTrace)."""
+    return (
+        context.settings.environment != "production"
+        and context.request.headers.get("x-cache-debug") == "1"
+    )

@@ -1,9 +1,13 @@
-"""strawberry's WebSocket adapter and protocol handlers: text frames, and a code on the
-subscription limit."""
+"""strawberry's WebSocket adapter and protocol handlers: text frames, frames written
+ready-made (the fast path), and a code on the subscription limit."""
 
 from __future__ import annotations
 
+import asyncio
+from collections import deque
 from collections.abc import Mapping
+from contextvars import ContextVar
+from typing import Any
 
 from graphql import GraphQLError
 from starlette.websockets import WebSocketDisconnect
@@ -11,6 +15,7 @@ from strawberry.asgi import ASGIWebSocketAdapter
 from strawberry.http.exceptions import WebSocketDisconnected
 from strawberry.subscriptions.protocols.graphql_transport_ws.handlers import (
     BaseGraphQLTransportWSHandler,
+    Operation,
 )
 from strawberry.subscriptions.protocols.graphql_transport_ws.types import SubscribeMessage
 from strawberry.subscriptions.protocols.graphql_ws.handlers import BaseGraphQLWSHandler
@@ -20,6 +25,11 @@ from app.graphql.context import Context
 from app.graphql.events.sharing import SharedData, spliced
 
 TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+# The graphql-transport-ws operation this task runs (its subscription's fast path
+# writes frames for it: app.graphql.events.fast).
+current_operation: ContextVar[Operation[Context, None] | None] = ContextVar(
+    "current_operation", default=None
+)
 
 
 class TextFrameAdapter(ASGIWebSocketAdapter):
@@ -29,7 +39,52 @@ class TextFrameAdapter(ASGIWebSocketAdapter):
     the view's encode_json returns, and ours returns bytes (orjson, for HTTP), which
     would go out as binary frames: a browser hands those to the page as a Blob and
     the reference graphql-ws client refuses them ("Message is missing the 'type'
-    property")."""
+    property").
+
+    Frames `push`ed ready-made (the fast path) are written in order by a short-lived
+    task, and every message sent otherwise waits until those pushed before it are out:
+    an operation's `complete` or error never overtakes its events."""
+
+    def __init__(self, view: Any, request: Any, response: Any) -> None:
+        super().__init__(view, request, response)
+        self._frames: deque[str] = deque()
+        self._sending = asyncio.Lock()
+        self._writer: asyncio.Task[None] | None = None
+        self._gone = False
+
+    @property
+    def outstanding(self) -> int:
+        """Frames pushed and not yet handed to the server (a client that stops reading
+        makes them pile up here, once the socket's buffers are full)."""
+        return len(self._frames)
+
+    def push(self, frame: str) -> None:
+        """Send this text frame after those pushed or sent before it, without waiting."""
+        if self._gone:
+            return
+        self._frames.append(frame)
+        if self._writer is None:
+            self._writer = asyncio.create_task(self._write_pushed())
+
+    async def _write_pushed(self) -> None:
+        try:
+            async with self._sending:
+                await self._flush()
+        except WebSocketDisconnected:
+            pass  # the connection's own handler sees the client go
+        finally:
+            self._writer = None
+
+    async def _flush(self) -> None:
+        frames = self._frames
+        try:
+            while frames:
+                await self.ws.send_text(frames.popleft())
+        except (WebSocketDisconnect, RuntimeError, OSError) as exc:
+            # RuntimeError: starlette's answer to a send after the close.
+            self._gone = True
+            frames.clear()
+            raise WebSocketDisconnected from exc
 
     async def send_json(self, message: Mapping[str, object]) -> None:
         payload = message.get("payload")
@@ -39,10 +94,12 @@ class TextFrameAdapter(ASGIWebSocketAdapter):
             message = {**message, "payload": spliced(payload)}
         encoded = self.view.encode_json(message)
         text = encoded.decode() if isinstance(encoded, bytes) else encoded
-        try:
-            await self.ws.send_text(text)
-        except WebSocketDisconnect as exc:
-            raise WebSocketDisconnected from exc
+        async with self._sending:
+            await self._flush()
+            try:
+                await self.ws.send_text(text)
+            except WebSocketDisconnect as exc:
+                raise WebSocketDisconnected from exc
 
 
 def limit_error(limit: int) -> GraphQLError:
@@ -55,6 +112,10 @@ def limit_error(limit: int) -> GraphQLError:
 
 class TransportWSHandler(BaseGraphQLTransportWSHandler[Context, None]):
     """graphql-transport-ws."""
+
+    async def run_operation(self, operation: Operation[Context, None]) -> None:
+        current_operation.set(operation)  # in the operation's own task
+        await super().run_operation(operation)
 
     async def handle_subscribe(self, message: SubscribeMessage) -> None:
         # The same test strawberry makes after its own checks (acknowledged, id not in

@@ -33,7 +33,8 @@ import asyncio
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable
-from typing import Any, cast
+from contextvars import ContextVar
+from typing import Any, NamedTuple, cast
 from weakref import WeakKeyDictionary
 
 import orjson
@@ -51,6 +52,12 @@ SHARE_SECONDS = 0.5
 # Results kept per schema: a few recent events times the distinct documents in use.
 MAX_ENTRIES = 4096
 ANY_VIEWER = ("any",)
+# The executor of the subscription being set up in this task, for its resolver's
+# stream (the fast path executes events with it: app.graphql.events.fast).
+subscribing: ContextVar[SharingExecutionContext | None] = ContextVar("subscribing", default=None)
+# Executions the fast path started that turned out to await (ran resolvers): finished
+# in the background, their results are nobody's.
+_LEFT_RUNNING: set[asyncio.Future[Any]] = set()
 
 
 class SharedData(dict[str, Any]):
@@ -77,6 +84,21 @@ def spliced(payload: object) -> object:
     return payload
 
 
+class Shareable(NamedTuple):
+    """What `shared_with_anyone` found: the result's JSON when any viewer may have it,
+    whether this document's results can be so at all (no resolver ran), and whether it
+    was executed for the asking."""
+
+    encoded: bytes | None
+    document: bool
+    executed: bool
+
+
+def _encoded(result: ExecutionResult) -> bytes | None:
+    data = result.data
+    return data.encoded if isinstance(data, SharedData) else None
+
+
 class SharedResults:
     """This schema's recent shared results, and counters to see the sharing work."""
 
@@ -84,6 +106,8 @@ class SharedResults:
         self.entries: OrderedDict[tuple[object, ...], _Entry] = OrderedDict()
         self.executions = 0  # event executions made (one per share, or per subscriber)
         self.shared = 0  # deliveries that took another subscriber's result
+        # Documents (with variables) whose result was once shared with any viewer.
+        self.pure_documents: dict[tuple[object, ...], None] = {}
 
     def find(self, key: tuple[object, ...]) -> _Entry | None:
         entry = self.entries.get(key)
@@ -194,6 +218,49 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
             parent_type, source, field_details_list, path, position_context
         )
 
+    def build_resolve_info(
+        self, field_def: Any, field_nodes: Any, parent_type: Any, path: Path
+    ) -> Any:
+        if (
+            path.prev is None
+            and self.operation.operation is OperationType.SUBSCRIPTION
+            and getattr(self.root_value, "event_position", None) is None
+        ):
+            subscribing.set(self)  # the operation's own executor, not an event's copy
+        return super().build_resolve_info(field_def, field_nodes, parent_type, path)
+
+    def document_key(self) -> tuple[object, ...] | None:
+        """What subscribers must have in common to share a result (None: never)."""
+        return self._document_key()
+
+    def shared_with_anyone(self, payload: Any) -> Shareable:
+        """The event `payload`'s result as JSON when it may go to any viewer sent the
+        event: executed here, synchronously, unless already shared."""
+        found = self._share(payload)
+        if found is None:
+            return Shareable(None, document=False, executed=False)
+        results, any_key, _, entry = found
+        if entry is not None and entry.result is not None and entry.expires_at is None:
+            return Shareable(_encoded(entry.result), document=True, executed=False)
+        if any_key[0] not in results.pure_documents:
+            # Not known to run no resolver: the usual way first (which may show it does).
+            return Shareable(None, document=True, executed=False)
+        outcome = self.build_per_event_executor(payload).execute_operation(False)
+        if self.is_awaitable(outcome):
+            # A resolver ran: not for anyone. Finished in the background (its share
+            # for this viewer is still good), nobody waits for it here.
+            running = asyncio.ensure_future(outcome)
+            _LEFT_RUNNING.add(running)
+            running.add_done_callback(_LEFT_RUNNING.discard)
+            return Shareable(None, document=False, executed=True)
+        if outcome.errors:
+            # This event only: each subscriber executes, and its errors are its own.
+            return Shareable(None, document=True, executed=True)
+        entry = results.find(any_key)
+        if entry is None or entry.result is None:
+            return Shareable(None, document=False, executed=True)
+        return Shareable(_encoded(entry.result), document=True, executed=True)
+
     def build_per_event_executor(self, payload: Any) -> Any:
         # A result already shared needs no executor of its own (graphql-core copies
         # this one for every event and subscriber).
@@ -291,6 +358,10 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
         entry.result = ExecutionResult(data, None)
         if self._pure:
             results.put(any_key, entry)
+            pure = results.pure_documents
+            if len(pure) >= MAX_ENTRIES:
+                pure.clear()
+            pure[cast(tuple[object, ...], any_key[0])] = None
         else:
             entry.expires_at = time.monotonic() + SHARE_SECONDS
             results.put(own_key, entry)
@@ -334,9 +405,11 @@ class SharingExecutionContext(PlainFieldsExecutionContext):
 
 __all__ = [
     "SHARE_SECONDS",
+    "Shareable",
     "SharedData",
     "SharedResults",
     "SharingExecutionContext",
     "shared_results",
     "spliced",
+    "subscribing",
 ]

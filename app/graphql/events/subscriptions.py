@@ -2,7 +2,8 @@
 
 A subscriber joins the broker first, then (with `after`) replays the event log up to the
 position the broker had reached when it joined, then continues live: no gap, no
-duplicate at the seam. Every event passes the same read rules as a query.
+duplicate at the seam. Every event passes the same read rules as a query. Once live, a
+WebSocket subscriber may take its events on the fast path (app.graphql.events.fast).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from app.events.broker import Broker
 from app.events.records import Event
 from app.graphql.context import Context, Info
 from app.graphql.errors import coded
+from app.graphql.events import fast
 from app.graphql.events.types import (
     OrderEvent,
     OrderEventFilter,
@@ -34,8 +36,15 @@ from app.graphql.relay import pk_of
 
 
 async def stream(
-    info: Info, *, topic: str, wanted: Callable[[Event], bool], after: str | None
+    info: Info,
+    *,
+    topic: str,
+    wanted: Callable[[Event], bool],
+    after: str | None,
+    root: Callable[[Event], object],
 ) -> AsyncIterator[Event]:
+    """The events of `topic` this subscriber wants, in order; `root` makes the value each
+    is delivered as (the subscription field's type), from the event alone."""
     context = info.context
     broker: Broker = context.request.app.state.broker
     start = event_position(after) if after is not None else None
@@ -50,6 +59,7 @@ async def stream(
                 context.fresh_reads()
                 yield event
             floor = max(floor, start)
+        fast.attach(subscriber, context=context, rights=rights, floor=floor, root=root)
         while True:
             await rights.check()
             try:
@@ -96,6 +106,13 @@ class _Rights:
         current = await context.authenticator.viewer(context.credential)
         if (current.user_id, current.role) != (self.viewer.user_id, self.viewer.role):
             raise Unauthenticated("Your rights changed; subscribe again.")
+
+    def current(self) -> bool:
+        """True while no check is due and the credential has not expired."""
+        expires_at = self.viewer.expires_at
+        return time.monotonic() < self.due and (
+            expires_at is None or expires_at > datetime.now(UTC)
+        )
 
     def wait(self) -> float:
         """How long to wait for the next event before a check falls due."""
@@ -170,8 +187,9 @@ class Subscription:
                 and (statuses is None or event.data.get("status") in statuses)
             )
 
-        async for event in stream(info, topic="order", wanted=wanted, after=after):
-            yield OrderEvent.from_event(event)
+        root = OrderEvent.from_event
+        async for event in stream(info, topic="order", wanted=wanted, after=after, root=root):
+            yield root(event)
 
     @strawberry.subscription(description="Changes to the catalog, stock included; public.")
     @coded
@@ -190,8 +208,9 @@ class Subscription:
                 not stock_flips or "inStock" in event.changed_fields
             )
 
-        async for event in stream(info, topic="product", wanted=wanted, after=after):
-            yield ProductEvent.from_event(event)
+        root = ProductEvent.from_event
+        async for event in stream(info, topic="product", wanted=wanted, after=after, root=root):
+            yield root(event)
 
     @strawberry.subscription(description="Changes to one user: yourself, or anyone for admins.")
     @coded
@@ -205,6 +224,10 @@ class Subscription:
             raise NotFound("No user with this id.", field="id")
 
         async for event in stream(
-            info, topic="user", wanted=lambda event: event.entity_id == user_id, after=after
+            info,
+            topic="user",
+            wanted=lambda event: event.entity_id == user_id,
+            after=after,
+            root=UserEvent.from_event,
         ):
             yield UserEvent.from_event(event)
