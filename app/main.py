@@ -228,6 +228,8 @@ async def metrics(request: Request) -> PlainTextResponse:
         f"ordergraph_event_executions_total {shared.executions}",
         "# TYPE ordergraph_event_results_shared_total counter",
         f"ordergraph_event_results_shared_total {shared.shared}",
+        "# TYPE ordergraph_event_frames_direct_total counter",
+        f"ordergraph_event_frames_direct_total {shared.direct}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

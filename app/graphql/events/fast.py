@@ -102,6 +102,7 @@ def attach(
             subscriber.overflow()
             return True
         adapter.push(prefix + text + "}}")
+        results.direct += 1
         if document.unshared:
             document.unshared -= 1
         else:

@@ -106,6 +106,7 @@ class SharedResults:
         self.entries: OrderedDict[tuple[object, ...], _Entry] = OrderedDict()
         self.executions = 0  # event executions made (one per share, or per subscriber)
         self.shared = 0  # deliveries that took another subscriber's result
+        self.direct = 0  # deliveries written on the fast path (app.graphql.events.fast)
         # Documents (with variables) whose result was once shared with any viewer.
         self.pure_documents: dict[tuple[object, ...], None] = {}
 
