@@ -111,7 +111,7 @@ async def test_a_selection_that_runs_resolvers_is_shared_only_by_the_same_viewer
     assert (after_alices[0] - before[0], after_alices[1] - before[1]) == (2, 2)
 
 
-async def test_ws_per_message_deflate_false_declines_the_compression_clients_offer(
+async def test_websockets_decline_compression_unless_ws_per_message_deflate_is_on(
     cluster: Cluster, redis_url: str, tmp_path: Path
 ) -> None:
     protocols = [Subprotocol("graphql-transport-ws")]
@@ -119,17 +119,17 @@ async def test_ws_per_message_deflate_false_declines_the_compression_clients_off
         cluster.b.ws, subprotocols=protocols, compression="deflate"
     ) as ws:
         assert ws.response is not None
-        assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
-    plain = start_server(
-        cluster.url, redis_url, tmp_path / "plain.log", WS_PER_MESSAGE_DEFLATE="false"
+        assert "Sec-WebSocket-Extensions" not in ws.response.headers
+    compressing = start_server(
+        cluster.url, redis_url, tmp_path / "deflate.log", WS_PER_MESSAGE_DEFLATE="true"
     )
     try:
         async with websockets.connect(
-            plain.ws, subprotocols=protocols, compression="deflate"
+            compressing.ws, subprotocols=protocols, compression="deflate"
         ) as ws:
             assert ws.response is not None
-            assert "Sec-WebSocket-Extensions" not in ws.response.headers
-        async with connect(plain.ws) as session:  # and it serves subscriptions as before
+            assert "permessage-deflate" in ws.response.headers["Sec-WebSocket-Extensions"]
+        async with connect(compressing.ws) as session:  # and it serves subscriptions too
             product_id = await a_product(cluster, 2)
             op = await session.subscribe(
                 PRODUCT_EVENTS, {"filter": {"ids": [gid("Product", product_id)]}}
@@ -138,4 +138,4 @@ async def test_ws_per_message_deflate_false_declines_the_compression_clients_off
             await set_stock(cluster, product_id, 44)
             assert (await session.next_data(op))["productEvents"]["node"]["stock"] == 44
     finally:
-        stop_server(plain)
+        stop_server(compressing)
