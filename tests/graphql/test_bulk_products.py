@@ -272,9 +272,10 @@ async def test_a_cached_products_page_is_fresh_after_a_bulk_update(capi: Api) ->
     assert capi.statements.statements == []  # served from the cache
     await update(capi, [edit(i, price="3.21") for i in ids], "REJECT_EVERYTHING")
     page = (await capi.data(PRODUCTS))["products"]["edges"]
-    assert sorted(e["node"]["price"] for e in page if e["node"]["sku"].startswith("BULK"))[
-        :2
-    ] == ["3.21", "3.21"]
+    assert sorted(e["node"]["price"] for e in page if e["node"]["sku"].startswith("BULK"))[:2] == [
+        "3.21",
+        "3.21",
+    ]
     await delete(capi, [gid("Product", ids[0])], "REJECT_EVERYTHING")
     page = (await capi.data(PRODUCTS))["products"]["edges"]
     assert sum(e["node"]["sku"].startswith("BULK") for e in page) == 1
