@@ -167,22 +167,14 @@ async def bulk_update_products(
     rows = await conn.execute(_UPDATE_MANY, {"edits": edits})
     after = {row.id: row for row in rows}
     written = [after[item.pk] for item in attempt.pending]
+    changed = {row.id: audit.diff(before[row.id]._mapping, row._mapping, FIELDS) for row in written}
     await emit_product_changes(
-        conn,
-        [(row._mapping, list(_diff(before[row.id], row)), before[row.id].stock) for row in written],
+        conn, [(row._mapping, list(changed[row.id]), before[row.id].stock) for row in written]
     )
     await audit.record_many(
-        conn,
-        actor=actor,
-        action="product.updated",
-        entity_type="Product",
-        changes={row.id: _diff(before[row.id], row) for row in written},
+        conn, actor=actor, action="product.updated", entity_type="Product", changes=changed
     )
     return attempt.result([ProductRecord(*row) for row in written])
-
-
-def _diff(before: Row[Any], after: Row[Any]) -> dict[str, dict[str, Any]]:
-    return audit.diff(before._mapping, after._mapping, FIELDS)
 
 
 # What a bulk update may change; a field left out keeps its value.
