@@ -70,7 +70,9 @@ class Site:
     ) -> httpx.Response:
         """GET an export; JSON-valued params (filter, orderBy) are encoded as JSON."""
         headers = {"authorization": f"Bearer {token}"} if token else {}
-        query = {k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in params.items()}
+        query = {
+            k: v if isinstance(v, str) else orjson.dumps(v).decode() for k, v in params.items()
+        }
         base = f"http://127.0.0.1:{(server or self.a).port}"
         async with httpx.AsyncClient(timeout=60) as client:
             return await client.get(base + path, params=query, headers=headers)
