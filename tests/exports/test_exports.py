@@ -52,7 +52,7 @@ def today() -> str:
 async def test_json_of_orders_is_the_connection_with_the_same_filter_and_order_by(
     site: Site,
 ) -> None:
-    arguments = {
+    arguments: dict[str, Any] = {
         "filter": {"status": ["PAID", "SHIPPED", "DELIVERED"], "total": {"min": "100"}},
         "orderBy": {"field": "TOTAL", "direction": "DESC"},
     }
@@ -105,7 +105,10 @@ async def test_csv_money_is_bare_decimal_text_and_times_carry_their_zone(site: S
     first = response.content.decode().split("\r\n")[1]
     total = first.split(",")[3]
     assert not total.startswith('"')
-    assert total.split(".")[1].isdigit() and len(total.split(".")[1]) == 2
+    whole, cents = total.split(".")
+    assert whole.isdigit()
+    assert cents.isdigit()
+    assert len(cents) == 2
     header, row = csv_rows(response)[:2]
     created = datetime.fromisoformat(row[header.index("createdAt")])
     assert created.tzinfo is not None
@@ -114,7 +117,10 @@ async def test_csv_money_is_bare_decimal_text_and_times_carry_their_zone(site: S
 async def test_order_lines_are_the_items_of_the_same_orders_in_the_same_order(
     site: Site,
 ) -> None:
-    arguments = {"filter": {"status": ["PENDING", "PAID"]}, "orderBy": {"field": "CREATED_AT"}}
+    arguments: dict[str, Any] = {
+        "filter": {"status": ["PENDING", "PAID"]},
+        "orderBy": {"field": "CREATED_AT"},
+    }
     admin = await site.admin()
     response = await site.download("/export/order-lines.json", admin, **arguments)
     assert response.status_code == 200

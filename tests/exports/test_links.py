@@ -65,7 +65,10 @@ def link_of(url: str) -> str:
 
 async def test_a_link_downloads_once_on_any_instance_without_a_header(site: Site) -> None:
     token = await site.token(USER_EMAIL)
-    arguments = {"filter": {"status": ["PENDING", "PAID"]}, "orderBy": {"field": "TOTAL"}}
+    arguments: dict[str, Any] = {
+        "filter": {"status": ["PENDING", "PAID"]},
+        "orderBy": {"field": "TOTAL"},
+    }
     url = await new_link(site, token, site.a, kind="ORDERS", format="CSV", **arguments)
     assert urlsplit(url).path == "/export/orders.csv"
 
