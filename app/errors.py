@@ -17,8 +17,13 @@
     ├── TryAgain               TRY_AGAIN: the write collided with concurrent ones (deadlock or
     │                          serialization failure) more often than the server retries it;
     │                          nothing was written, sending the same request again is safe
-    └── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
-                               off; it resumes with `after` set to its last cursor
+    ├── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
+    │                          off; it resumes with `after` set to its last cursor
+    └── LinkRefused            a signed link (app.auth.signed_links) that does not work:
+        ├── LinkInvalid        LINK_INVALID: tampered with, unreadable, or signed for
+        │                      another purpose or download
+        ├── LinkExpired        LINK_EXPIRED: past its expiry; ask for a new one
+        └── LinkUsed           LINK_USED: single-use, and used already
 
 Anything else that escapes a resolver is a bug: clients see INTERNAL and a request id,
 the log has the stack trace.
@@ -71,6 +76,22 @@ class TryAgain(OrdergraphError):
 
 class SlowConsumer(OrdergraphError):
     code = "SLOW_CONSUMER"
+
+
+class LinkRefused(OrdergraphError):
+    code = "LINK_INVALID"
+
+
+class LinkInvalid(LinkRefused):
+    code = "LINK_INVALID"
+
+
+class LinkExpired(LinkRefused):
+    code = "LINK_EXPIRED"
+
+
+class LinkUsed(LinkRefused):
+    code = "LINK_USED"
 
 
 @dataclass(frozen=True, slots=True)

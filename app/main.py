@@ -25,6 +25,7 @@ from strawberry.subscriptions import (
 )
 
 from app.auth.authenticate import Authenticator
+from app.auth.signed_links import SignedLinks
 from app.cache.fields import FieldCache
 from app.cache.store import MemoryStore, NullStore, RedisStore, Store
 from app.db.embedded import start_embedded_postgres
@@ -33,6 +34,8 @@ from app.errors import ServiceUnavailable
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
+from app.exports import export_routes
+from app.exports.routes import Streams
 from app.graphql.http import GraphQLApp
 from app.graphql.schema import build_schema
 from app.settings import Settings, get_settings
@@ -55,6 +58,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.engine = engine
         app.state.reader = read_only(engine)
         app.state.authenticator = Authenticator(settings, app.state.reader)
+        app.state.links = SignedLinks(engine, secret=settings.signing_secret)
         store = cache_store(settings)
         app.state.field_cache = FieldCache(
             store,
@@ -108,6 +112,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *export_routes(schema),
         ],
         middleware=middleware,
         lifespan=lifespan,
@@ -218,6 +223,12 @@ async def metrics(request: Request) -> PlainTextResponse:
     lines += [
         "# TYPE ordergraph_subscribers gauge",
         f"ordergraph_subscribers {broker.subscriber_count}",
+        "# TYPE ordergraph_exports_streaming gauge",
+        f"ordergraph_exports_streaming {Streams.active}",
+        "# TYPE ordergraph_export_rows_total counter",
+        f"ordergraph_export_rows_total {Streams.rows}",
+        "# TYPE ordergraph_db_connections_checked_out gauge",
+        f"ordergraph_db_connections_checked_out {request.app.state.engine.pool.checkedout()}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

@@ -132,6 +132,18 @@ class Settings(BaseSettings):
         default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
     )
 
+    signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Key for signed download links (HMAC-SHA256); unset: a random key made "
+        "once and kept in the database, so every instance on it verifies every link.",
+    )
+    export_link_seconds: int = Field(
+        default=300, ge=1, le=86_400, description="How long a createExportLink URL is good."
+    )
+    export_batch_rows: int = Field(
+        default=2000, ge=1, le=100_000, description="Rows an export reads per statement."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, value: SecretStr | None) -> SecretStr | None:

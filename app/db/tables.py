@@ -6,6 +6,7 @@ from app.db.identity import api_tokens
 from app.db.metadata import metadata
 from app.db.orders import order_items, order_requests, orders
 from app.db.products import products
+from app.db.signed_links import signed_link_uses, signing_keys
 from app.db.user_identities import user_identities
 from app.db.users import users
 
@@ -19,6 +20,8 @@ __all__ = [
     "orders",
     "outbox",
     "products",
+    "signed_link_uses",
+    "signing_keys",
     "user_identities",
     "users",
 ]

@@ -18,6 +18,7 @@ from app.graphql.documents import DocumentCache, DocumentCaches, ValidatedDocume
 from app.graphql.errors import ErrorCodes, classify
 from app.graphql.events.subscriptions import Subscription
 from app.graphql.execution import PlainFieldsExecutionContext
+from app.graphql.exports.mutations import ExportMutation
 from app.graphql.limits import Limits
 from app.graphql.node import NodeQuery, node_registry
 from app.graphql.operation import OperationContext
@@ -49,6 +50,7 @@ class Mutation(
     UserBulkMutation,
     ProductBulkMutation,
     OrderBulkMutation,
+    ExportMutation,
 ):
     pass
 

@@ -17,7 +17,8 @@ from app.queries import users
 from app.queries.keyset import Ordering
 
 
-def _visible_users(viewer: Viewer, where: users.UserWhere | None) -> users.UserWhere:
+def visible_users(viewer: Viewer, where: users.UserWhere | None) -> users.UserWhere:
+    """`where` narrowed to the users the viewer may read (the connection and exports)."""
     scope = policy.owner_scope(viewer, to="read users")
     return dataclasses.replace(where or users.UserWhere(), visible_to=scope)
 
@@ -35,7 +36,7 @@ class UserQuery:
         fetch_count=users.count_users,
         description="Users you may see, oldest first unless orderBy says otherwise: "
         "everyone for admins, yourself otherwise.",
-        restrict=_visible_users,
+        restrict=visible_users,
     )
 
     @strawberry.field(description="One user by ID, or null if there is none you may see.")
