@@ -33,6 +33,7 @@ from app.errors import ServiceUnavailable
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
+from app.exports.pdf.routes import pdf_routes
 from app.graphql.http import GraphQLApp
 from app.graphql.schema import build_schema
 from app.settings import Settings, get_settings
@@ -108,6 +109,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *pdf_routes(schema),
         ],
         middleware=middleware,
         lifespan=lifespan,
