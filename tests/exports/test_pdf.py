@@ -22,6 +22,9 @@ from app.db.engine import transaction
 from app.db.seed import ADMIN_EMAIL, seed
 from app.db.users import users
 from app.exports.pdf.layout import money
+from app.exports.pdf.report import render_orders_report
+from app.graphql.orders.queries import DEFAULT_ORDER
+from app.queries.orders import OrderWhere
 from app.services.audit import Actor
 from app.services.orders import Line, NewOrder, place_order, update_order_status
 from app.services.products import NewProduct, create_product
@@ -387,3 +390,23 @@ async def test_unreadable_parameters_are_bad_input(
     error = error_of(await get(client, "/export/orders.pdf", client.token, **params), 400)
     assert error["extensions"]["code"] == "BAD_USER_INPUT"
     assert says in error["message"]
+
+
+async def test_render_orders_report_is_usable_without_the_route(shop: Shop) -> None:
+    """The entry point an export registry calls: a connection, a viewer, the query."""
+    engine = create_async_engine(shop.url, isolation_level="REPEATABLE READ")
+    try:
+        async with engine.connect() as conn, conn.begin():
+            buyer = await conn.scalar(select(users.c.id).where(users.c.email == "zoe@example.com"))
+            body = await render_orders_report(
+                conn,
+                viewer=Viewer(user_id=buyer, role="user"),
+                where=OrderWhere(statuses=("paid",)),
+                ordering=DEFAULT_ORDER,
+                max_rows=10,
+            )
+    finally:
+        await engine.dispose()
+    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(body)).pages)
+    assert "status: PAID" in text
+    assert gid("Order", shop.order_id) in text

@@ -49,7 +49,24 @@ async def render_orders_report(
     `where` and `ordering` mean what they mean for the `orders` connection. Run it in a
     transaction with a snapshot (REPEATABLE READ) so the totals add up to the rows.
     Anonymous callers are Unauthenticated; more than `max_rows` orders is TooManyRows,
-    checked before any row is read."""
+    checked before any row is read. (A caller that can give the connection back before
+    the drawing, as the route does, calls load_orders_report and draw_report itself.)"""
+    report = await load_orders_report(
+        conn, viewer=viewer, where=where, ordering=ordering, max_rows=max_rows
+    )
+    # Laying out thousands of rows takes a while: not on the event loop.
+    return await asyncio.to_thread(draw_report, report)
+
+
+async def load_orders_report(
+    conn: AsyncConnection,
+    *,
+    viewer: Viewer,
+    where: OrderWhere | None,
+    ordering: Ordering,
+    max_rows: int,
+) -> Report:
+    """What render_orders_report prints, read on `conn`."""
     scope = policy.owner_scope(viewer, to="report on orders")
     visible = dataclasses.replace(where or OrderWhere(), visible_to=scope)
     totals = await totals_by_status(conn, where=visible)
@@ -66,15 +83,13 @@ async def render_orders_report(
     else:
         [user] = await users_by_id(conn, [scope])
         owner = f"{user.name} <{user.email}>" if user is not None else "You"
-    report = Report(
+    return Report(
         scope=owner,
         criteria=describe(where, ordering),
         totals=_in_lifecycle_order(totals, where),
         rows=rows,
         made_at=datetime.now(UTC),
     )
-    # Laying out thousands of rows takes a while: not on the event loop.
-    return await asyncio.to_thread(draw_report, report)
 
 
 def describe(where: OrderWhere | None, ordering: Ordering) -> list[str]:
