@@ -14,6 +14,9 @@
     │                          (stale expectedVersion); nothing was written
     ├── ServiceUnavailable     SERVICE_UNAVAILABLE: a backing service (PostgreSQL) is down;
     │                          retrying later succeeds without any change to the request
+    ├── TooManyRows            TOO_MANY_ROWS: a document (a PDF report) would hold more rows
+    │                          than it may; the message names the limit and the export
+    │                          that carries any number of rows
     ├── TryAgain               TRY_AGAIN: the write collided with concurrent ones (deadlock or
     │                          serialization failure) more often than the server retries it;
     │                          nothing was written, sending the same request again is safe
@@ -67,6 +70,10 @@ class Conflict(OrdergraphError):
 
 class ServiceUnavailable(OrdergraphError):
     code = "SERVICE_UNAVAILABLE"
+
+
+class TooManyRows(OrdergraphError):
+    code = "TOO_MANY_ROWS"
 
 
 class TryAgain(OrdergraphError):

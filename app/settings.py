@@ -144,6 +144,22 @@ class Settings(BaseSettings):
         default=2000, ge=1, le=100_000, description="Rows an export reads per statement."
     )
 
+    seller_name: str = Field(
+        default="Ordergraph Demo Shop", min_length=1, description="The seller on invoices."
+    )
+    seller_address: str = Field(
+        default="1 Example Street; 12345 Example City",
+        description="The seller's address on invoices: lines separated by `;` or newlines.",
+    )
+    seller_tax_id: str | None = Field(
+        default=None, description="The seller's tax or VAT number on invoices, if any."
+    )
+    pdf_max_rows: int = Field(
+        default=5_000,
+        ge=1,
+        description="Most orders a PDF report lists; more is TOO_MANY_ROWS (export CSV instead).",
+    )
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, value: SecretStr | None) -> SecretStr | None:
