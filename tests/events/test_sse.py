@@ -310,6 +310,8 @@ async def test_validation_errors_arrive_as_a_next_event_then_complete(cluster: C
     [(kind, result), end] = received
     assert kind == "next"
     assert "noSuchField" in result["errors"][0]["message"]
+    # Coded as plain HTTP codes it.
+    assert result["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert end == ("complete", None)
 
 

@@ -76,7 +76,7 @@ async def serve(
         except OSError:
             return  # gone already: the operation never started
         pump = asyncio.create_task(
-            _pump(view, request, results, send, settings.sse_keepalive_seconds)
+            _pump(view, request, results, send, settings.sse_keepalive_seconds, context.request_id)
         )
         gone = asyncio.create_task(disconnected(receive))
         try:
@@ -102,6 +102,7 @@ async def _pump(
     results: AsyncGenerator[Any, None],
     send: Send,
     keepalive: float,
+    request_id: str,
 ) -> None:
     async with contextlib.aclosing(results):
         while True:
@@ -120,7 +121,9 @@ async def _pump(
                 result = step.result()
             except StopAsyncIteration:
                 break
-            await write(send, message("next", await payload(view, request, result)))
+            await write(
+                send, message("next", await payload(view, request, result, request_id=request_id))
+            )
     await write(send, _COMPLETE)
 
 

@@ -112,6 +112,12 @@ class NotAcceptable(HTTPException):
         super().__init__(406, f"This request is answered with {answer}; accept it (or */*).")
 
 
+class MethodNotAllowed(HTTPException):
+    def __init__(self, reason: str, *, allow: str) -> None:
+        super().__init__(405, reason)
+        self.allow = allow
+
+
 class TooManyOperations(HTTPException):
     code = TOO_MANY_SUBSCRIPTIONS
 
@@ -365,7 +371,10 @@ async def _operate(
     view: GraphQLApp, request: Request, context: Context, reservation: Reservation
 ) -> Response:
     if request.method not in {"GET", "POST"}:
-        raise HTTPException(405, "Single connection mode takes GET, POST, PUT and DELETE.")
+        raise MethodNotAllowed(
+            "Single connection mode takes GET, POST, PUT and DELETE.",
+            allow="GET, POST, PUT, DELETE",
+        )
     if request.headers.get("accept") and not accepts(
         request, "*/*", "application/*", _JSON, "application/graphql-response+json"
     ):
@@ -409,14 +418,14 @@ async def _operate(
         if _pending(reservation, operation_id):
             del reservation.operations[operation_id]
         await _discard(results, first)
-        return await _refusal(view, request, first)
+        return await _refusal(view, request, first, context.request_id)
     if reservation.closed or not _pending(reservation, operation_id):
         # Stopped (DELETE) or its reservation ended while it was being validated.
         first.cancel()
         await _discard(results, first)
         return Response(status_code=204)
     reservation.operations[operation_id] = asyncio.create_task(
-        _run(view, request, reservation, operation_id, results, first)
+        _run(view, request, reservation, operation_id, results, first, context.request_id)
     )
     return Response(status_code=202)
 
@@ -426,19 +435,17 @@ def _pending(reservation: Reservation, operation_id: str) -> bool:
     return operation_id in reservation.operations and reservation.operations[operation_id] is None
 
 
-async def _refusal(view: GraphQLApp, request: Request, first: asyncio.Future[Any]) -> Response:
+async def _refusal(
+    view: GraphQLApp, request: Request, first: asyncio.Future[Any], request_id: str
+) -> Response:
     result = first.result()
-    body = await payload(view, request, result)
-    status = 400
     errors = getattr(result, "errors", None) or []
     if request.method == "GET" and any(
         isinstance(error.original_error, InvalidOperationTypeError) for error in errors
     ):
-        status = 405
-    response = Response(orjson.dumps(body), status, media_type=_JSON)
-    if status == 405:
-        response.headers["allow"] = "POST"
-    return response
+        raise MethodNotAllowed("A mutation is sent with POST, never GET.", allow="POST")
+    body = await payload(view, request, result, request_id=request_id)
+    return Response(orjson.dumps(body), 400, media_type=_JSON)
 
 
 async def _discard(results: AsyncGenerator[Any, None], first: asyncio.Future[Any]) -> None:
@@ -454,6 +461,7 @@ async def _run(
     operation_id: str,
     results: AsyncGenerator[Any, None],
     first: asyncio.Future[Any],
+    request_id: str,
 ) -> None:
     """Stream one operation's results to its reservation, then its `complete`."""
     outbox = reservation.outbox
@@ -464,7 +472,8 @@ async def _run(
             except StopAsyncIteration:
                 return
             while True:
-                data = {"id": operation_id, "payload": await payload(view, request, result)}
+                body = await payload(view, request, result, request_id=request_id)
+                data = {"id": operation_id, "payload": body}
                 await outbox.put(message("next", data))
                 try:
                     result = await anext(results)

@@ -10,12 +10,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 from cross_web import HTTPException
+from graphql import GraphQLError
 from starlette.requests import Request
 from starlette.types import Receive, Send
 from strawberry.http import GraphQLRequestData
+from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
 
 from app.graphql.context import Context
+from app.graphql.errors import classify
 
 if TYPE_CHECKING:
     from app.graphql.http import GraphQLApp
@@ -101,15 +104,29 @@ async def request_data(view: GraphQLApp, request: Request) -> GraphQLRequestData
     return data
 
 
-async def payload(view: GraphQLApp, request: Request, result: Any) -> Any:
+async def payload(view: GraphQLApp, request: Request, result: Any, *, request_id: str) -> Any:
     """A result in its wire shape, its errors coded (and logged when they are ours)."""
     if not isinstance(result, ExecutionResult):
         # An incremental-delivery frame (@defer/@stream): already in its wire shape.
         return getattr(result, "formatted", {})
+    if result.errors:
+        # The resolvers' errors are coded as they happen; the request's own (parse,
+        # validation, variables) are coded here, as plain HTTP codes them.
+        result.errors = [request_error(error, request_id=request_id) for error in result.errors]
     processed = await view.process_result(request, result)
     if result.errors:
         view._handle_errors(result.errors, processed)  # strawberry's error-logging hook
     return processed
+
+
+def request_error(error: GraphQLError, *, request_id: str) -> GraphQLError:
+    if error.path is not None or (error.extensions and "code" in error.extensions):
+        return error
+    if isinstance(error.original_error, (InvalidOperationTypeError, CannotGetOperationTypeError)):
+        # The operation is not one this method may run (a mutation by GET), or the
+        # document has several and none was named: the caller's to fix.
+        return GraphQLError(error.message, extensions={"code": "BAD_REQUEST"})
+    return classify(error, request_id=request_id)
 
 
 async def write(send: Send, body: bytes) -> None:
