@@ -417,3 +417,67 @@ async def test_a_reader_that_stops_reading_is_cut_off_with_slow_consumer(
     assert results[-1]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"
     # The last chunk: complete, then the chunked body's end.
     assert raw.endswith(b"event: complete\ndata: \n\n\r\n0\r\n\r\n")
+
+
+async def test_a_reserved_stream_whose_reader_stops_reading_cuts_its_operation_off(
+    cluster: Cluster,
+) -> None:
+    """Single connection mode: the operation's results in order and without gaps, then
+    SLOW_CONSUMER and its complete, on the one stream."""
+    product_id = await a_product(cluster, 1)
+    version = await fetch_value(
+        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
+    )
+    auth = {"authorization": f"Bearer {cluster.admin}"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        token = (await client.put(cluster.b.http, headers=auth)).text
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", cluster.b.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(
+            f"GET /graphql?token={token} HTTP/1.1\r\nhost: 127.0.0.1\r\n".encode()
+            + b"accept: text/event-stream\r\nconnection: close\r\n"
+            + f"authorization: Bearer {cluster.admin}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        answer = await client.post(
+            cluster.b.http,
+            json={
+                "query": BULKY_EVENTS,
+                "variables": {"f": {"ids": [gid("Product", product_id)]}},
+                "extensions": {"operationId": "bulky"},
+            },
+            headers={**auth, "x-graphql-event-stream-token": token},
+        )
+        assert answer.status_code == 202
+        await asyncio.sleep(SETTLE_SECONDS)
+        for index in range(150):
+            await cluster.call(
+                cluster.a,
+                cluster.admin,
+                UPDATE_PRODUCT,
+                input={
+                    "id": gid("Product", product_id),
+                    "expectedVersion": version + index,
+                    "stock": index,
+                    "description": "x" * 5000,
+                },
+            )
+        # Read what is there until the operation's complete (the stream stays open).
+        raw = b""
+        async with asyncio.timeout(30):
+            while b'event: complete\ndata: {"id":"bulky"}' not in raw:
+                raw += await reader.read(65536)
+        writer.close()
+    messages = [orjson.loads(data) for data in re.findall(rb"data: (\{.*?\})\n", raw)]
+    *results, complete = messages
+    assert complete == {"id": "bulky"}
+    assert {message["id"] for message in results} == {"bulky"}
+    payloads = [message["payload"] for message in results]
+    delivered = [payload["data"]["productEvents"]["node"]["stock"] for payload in payloads[:-1]]
+    assert delivered == list(range(len(delivered)))
+    assert len(delivered) < 150
+    assert payloads[-1]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"
