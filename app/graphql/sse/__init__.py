@@ -4,6 +4,7 @@
     distinct.py   distinct connections mode: one request, one operation, one stream
     single.py     single connection mode: a reserved stream that carries many
                   operations, each posted (and stopped) by its own request
+    reservations.py   single connection mode's reservations and their registry
 
 `serve` picks the mode: a PUT or DELETE, or any request naming a reservation token, is
 single connection mode; a GET or POST that accepts text/event-stream without a token is
@@ -18,7 +19,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Send
 
 from app.graphql.sse import distinct, single
-from app.graphql.sse.single import Reservations
+from app.graphql.sse.reservations import Reservations
 from app.graphql.sse.streams import EVENT_STREAM, StreamSlots, TooManyStreams, wants_event_stream
 
 if TYPE_CHECKING:
