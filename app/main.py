@@ -39,6 +39,7 @@ from app.exports.pdf.routes import pdf_routes
 from app.exports.routes import Streams
 from app.graphql.http import GraphQLApp
 from app.graphql.schema import build_schema
+from app.graphql.sse import Reservations
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -70,8 +71,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             # The events machinery stops first: its connections go back before the pool.
             async with running_events(app, settings, engine):
+                # Single connection SSE: reservations end before the broker they use.
+                app.state.sse_reservations = Reservations()
                 _tune_gc()
-                yield
+                try:
+                    yield
+                finally:
+                    await app.state.sse_reservations.close()
         finally:
             await engine.dispose()
             await store.close()
@@ -101,14 +107,20 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
+                allow_methods=["GET", "POST", "PUT", "DELETE"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "x-request-id",
+                    "x-graphql-event-stream-token",
+                ],
                 expose_headers=["x-request-id"],
             )
         )
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # PUT and DELETE: graphql-sse's single connection mode (reserve, stop).
+            Route("/graphql", graphql, methods=["GET", "POST", "PUT", "DELETE"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
@@ -231,6 +243,13 @@ async def metrics(request: Request) -> PlainTextResponse:
         f"ordergraph_export_rows_total {Streams.rows}",
         "# TYPE ordergraph_db_connections_checked_out gauge",
         f"ordergraph_db_connections_checked_out {request.app.state.engine.pool.checkedout()}",
+    ]
+    reservations: Reservations = request.app.state.sse_reservations
+    lines += [
+        "# TYPE ordergraph_sse_reservations gauge",
+        f"ordergraph_sse_reservations {reservations.count}",
+        "# TYPE ordergraph_sse_operations gauge",
+        f"ordergraph_sse_operations {reservations.operation_count}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 

@@ -110,6 +110,18 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(
         default=15, gt=0, description="How often an idle event stream gets a comment line."
     )
+    sse_max_operations: int = Field(
+        default=20,
+        ge=1,
+        description="Operations one reserved event stream (single connection mode) may run "
+        "at once.",
+    )
+    sse_reservation_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How long a reservation (single connection mode) waits for its event "
+        "stream before it expires, with any operations posted to it.",
+    )
     multipart_max_streams: int = Field(
         default=10,
         ge=1,

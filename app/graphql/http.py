@@ -330,8 +330,7 @@ class GraphQLApp(GraphQL[Context, None]):
         try:
             if _declared_length(request) > limit:
                 raise BodyTooLarge(limit)
-            if sse.wants_event_stream(request):
-                await sse.serve(self, request, limited.receive, send, slots=self.sse_streams)
+            if await sse.serve(self, request, limited.receive, send, slots=self.sse_streams):
                 return
             response = await self.run(request)
         except HTTPException as exc:
