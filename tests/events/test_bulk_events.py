@@ -4,6 +4,7 @@ in input order, and nothing for the rows a policy rejected."""
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from tests.dbtools import fetch_all
 from tests.events.conftest import Cluster
@@ -48,7 +49,14 @@ async def test_a_subscriber_receives_an_event_per_changed_row(cluster: Cluster) 
             policy="REJECT_EVERYTHING",
         )
         assert deleted["bulkDeleteProducts"]["count"] == 2
-        events = [(await session.next_data(op))["productEvents"] for _ in range(4)]
+        events: list[dict[str, Any]] = []
+        while len(events) < 4:
+            event = (await session.next_data(op))["productEvents"]
+            # B's broker may not have reached the two creates when the subscription
+            # joined it; a subscription without `after` starts from where its broker is.
+            if event["type"] == "CREATED" and event["node"]["id"] in new:
+                continue
+            events.append(event)
     assert [(e["type"], e["node"]["id"]) for e in events] == [
         ("UPDATED", ids[2]),
         ("UPDATED", ids[0]),
