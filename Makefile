@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test lint format schema migrate seed bench bench-subscribers bench-cache bench-limits bench-peers profile lock clean
+.PHONY: help install run token test lint format schema migrate seed bench bench-subscribers bench-cache bench-limits bench-retention bench-peers profile lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve GraphiQL on http://127.0.0.1:8000/graphql"
@@ -75,6 +75,10 @@ bench-cache: $(STAMP)
 # Hostile documents against one worker: time to answer, the code, /healthz meanwhile.
 bench-limits: $(STAMP)
 	$(BIN)/python -m bench.doubling $(BENCH_ARGS)
+
+# A million old audit events purged while a writer loops: its longest stall, rows/s.
+bench-retention: $(STAMP)
+	$(BIN)/python -m bench.retention $(BENCH_ARGS)
 
 # The suite already runs PostGraphile v5 side by side; kept as an alias.
 bench-peers: bench

@@ -27,6 +27,7 @@ class RetentionSchedule:
         self.turns = 0  # runs that took the lock and finished
         self.skipped = 0  # turns another instance had
         self.last: RunResult | None = None
+        self.turned = asyncio.Event()  # set after each finished turn; whoever waits clears it
         self._stop = asyncio.Event()
 
     def stop(self) -> None:
@@ -57,3 +58,4 @@ class RetentionSchedule:
             else:
                 self.turns += 1
                 self.last = result
+            self.turned.set()
