@@ -9,7 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from app.retention.classes import CLASSES
 from app.settings import Settings
 from tests.dbtools import fetch_all, fetch_value
-from tests.retention.conftest import OLD_AUDIT, execute, rows, run
+from tests.conftest import running_app
+from tests.graphql.mutations import CREATE_PRODUCT
+from tests.retention.conftest import OLD_AUDIT, execute, execute_url, rows, run
 
 # Tables a class is declared for before the issue that creates them has landed.
 PENDING_TABLES = {"export_links"}
@@ -179,3 +181,18 @@ async def test_export_links_are_skipped_until_their_table_exists_then_kept_by_ag
 
     assert rows(result)["export_links"] == 1
     assert await fetch_value(small_url, "SELECT count(*) FROM export_links") == 2
+
+
+async def test_a_credential_whose_token_row_is_gone_is_refused_at_once(small_url: str) -> None:
+    """A checked token is trusted for AUTH_CACHE_SECONDS; a write still looks its row up,
+    and a row retention deleted counts as revoked, not as fine."""
+    async with running_app(small_url, auth_cache_seconds=300) as api:
+        assert "errors" not in await api.query("{ viewer { id } }")  # checked and cached
+        await execute_url(small_url, "DELETE FROM api_tokens")
+
+        error = await api.error(
+            CREATE_PRODUCT, {"input": {"sku": "GONE-1", "name": "Gone", "price": "1"}}
+        )
+
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert await fetch_value(small_url, "SELECT count(*) FROM products WHERE sku = 'GONE-1'") == 0

@@ -5,8 +5,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
+import shlex
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from sqlalchemy.exc import DBAPIError
@@ -20,6 +23,7 @@ from tests.dbtools import fetch_all, fetch_value
 from tests.retention.conftest import OLD_AUDIT, execute, execute_url, rows, run, settings_for
 
 ORDERGRAPH = [sys.executable, "-m", "app.cli"]
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text()
 OLD = "SELECT count(*) FROM audit_events WHERE occurred_at < now() - interval '30 days'"
 
 
@@ -166,3 +170,16 @@ def test_the_command_prints_per_class_what_it_would_delete_then_deletes_it(
     assert asyncio.run(fetch_value(small_url, OLD)) == 0
     actor = "SELECT DISTINCT actor_kind FROM audit_events WHERE action = 'audit.purged'"
     assert asyncio.run(fetch_value(small_url, actor)) == "cli"
+
+
+def test_the_readme_commands_run_as_written(small_url: str) -> None:
+    section = README.split("## Retention\n", 1)[1].split("\n## ", 1)[0]
+    [block] = re.findall(r"```sh\n(.*?)```", section, re.S)
+    env = {**os.environ, "DATABASE_URL": small_url}
+    for line in block.strip().splitlines():
+        command = shlex.split(line.split("#", 1)[0])
+        assert command[0] == ".venv/bin/ordergraph"
+        done = subprocess.run(
+            [*ORDERGRAPH, *command[1:]], env=env, capture_output=True, text=True, check=True
+        )
+        assert "audit_events" in done.stdout
