@@ -8,8 +8,8 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.retention.classes import CLASSES
 from app.settings import Settings
-from tests.dbtools import fetch_all, fetch_value
 from tests.conftest import running_app
+from tests.dbtools import fetch_all, fetch_value
 from tests.graphql.mutations import CREATE_PRODUCT
 from tests.retention.conftest import OLD_AUDIT, execute, execute_url, rows, run
 
