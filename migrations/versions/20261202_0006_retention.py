@@ -23,15 +23,16 @@ depends_on: str | Sequence[str] | None = None
 PURGE_SIGNATURE = "purge_audit_events(timestamp with time zone,integer,uuid,text)"
 
 
-# The trigger reads the PL/pgSQL call stack (SQL functions and DO blocks show in it too). A DELETE passes only when the whole stack is
-# exactly: this trigger, one single-line SQL statement, purge_audit_events called from
-# the top level. Nothing nested under it (a trigger on the audit insert, say) passes, and
-# no session setting opens the door for an ordinary DELETE.
 def _escaped(name: str) -> str:
     """A function signature as a literal part of a PostgreSQL regular expression."""
     return name.replace("(", r"\(").replace(")", r"\)")
 
 
+# The trigger reads the PL/pgSQL call stack (DO blocks and other functions show in it
+# too). A DELETE passes only when the whole stack is exactly: this trigger, one
+# single-line SQL statement, purge_audit_events called from the top level. Nothing
+# nested under it passes, the purge called from another function does not either, and
+# no session setting opens the door for an ordinary DELETE.
 CALLED_FROM_PURGE = (
     r"^PL/pgSQL function audit_events_refuse\(\) line \d+ at GET DIAGNOSTICS\n"
     r'SQL statement "[^\n]*"\n'
