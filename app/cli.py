@@ -1,4 +1,4 @@
-"""The `ordergraph` command: serve, migrate, seed, token, schema."""
+"""The `ordergraph` command: serve, migrate, seed, token, retention, schema."""
 
 from __future__ import annotations
 
@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import create_async_engine
 from app.auth.api_tokens import ApiTokenRecord, find_token
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded_postgres
-from app.db.engine import transaction
+from app.db.engine import create_engine, transaction
 from app.db.seed import ADMIN_EMAIL, DatabaseNotEmpty, SeedSpec, is_empty, seed
 from app.db.users import users
 from app.errors import InvalidInput
+from app.retention.runner import RunResult, run_retention
 from app.services.audit import CLI
 from app.services.tokens import NewToken, create_api_token
 from app.services.validation import validate
@@ -97,6 +98,8 @@ def _run(args: argparse.Namespace, settings: Settings, url: str) -> int:
             log.error("seed: %s", exc)
             return 2
         return 0
+    if args.command == "retention":
+        return asyncio.run(_retention(settings, url, dry_run=args.dry_run))
     return _serve(settings, url, args)
 
 
@@ -201,6 +204,36 @@ async def _create_token(
         await engine.dispose()
 
 
+async def _retention(settings: Settings, url: str, *, dry_run: bool) -> int:
+    engine = create_engine(settings, url)
+    try:
+        result = await run_retention(engine, settings, dry_run=dry_run, actor_kind="cli")
+    finally:
+        await engine.dispose()
+    if result is None:
+        sys.stdout.write("retention: another runner holds the lock; nothing done this time\n")
+        return 0
+    sys.stdout.write(format_retention(result))
+    return 0
+
+
+def format_retention(result: RunResult) -> str:
+    """One line per class: what was (or, dry, would be) deleted, and by which setting."""
+    verb = "would delete" if result.dry_run else "deleted"
+    lines = [f"retention{' (dry run: nothing deleted)' if result.dry_run else ''}:"]
+    for item in result.results:
+        name = item.cls.name
+        if item.skipped is not None:
+            lines.append(f"  {name:<16} skipped: {item.skipped}")
+            continue
+        assert item.cutoff is not None
+        cutoff = f"{item.cutoff.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        setting = f"{item.cls.variable}={item.days:g}"
+        lines.append(f"  {name:<16} {verb} {item.rows} older than {cutoff} ({setting})")
+    lines.append(f"  took {result.seconds:.2f} s")
+    return "\n".join(lines) + "\n"
+
+
 async def _seed(url: str, spec: SeedSpec, *, truncate: bool, only_if_empty: bool = False) -> None:
     engine = create_async_engine(url)
     try:
@@ -250,6 +283,13 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--email", required=True)
     create.add_argument("--name", default="CLI token")
     create.add_argument("--expires-in", type=int, metavar="DAYS", help="default: never")
+
+    retention = commands.add_parser("retention", help="forget what is past its age")
+    retention_commands = retention.add_subparsers(dest="action", required=True)
+    run = retention_commands.add_parser(
+        "run", help="delete, class by class, what the *_RETENTION_DAYS settings no longer keep"
+    )
+    run.add_argument("--dry-run", action="store_true", help="count only; delete nothing")
 
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
     return parser

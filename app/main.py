@@ -40,6 +40,7 @@ from app.exports.routes import Streams
 from app.graphql.http import GraphQLApp
 from app.graphql.schema import build_schema
 from app.graphql.sse import Reservations
+from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -69,8 +70,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             enabled=settings.field_cache,
         )
         try:
-            # The events machinery stops first: its connections go back before the pool.
-            async with running_events(app, settings, engine):
+            # Background work stops first: its connections go back before the pool.
+            async with (
+                running_events(app, settings, engine),
+                running_retention(app, settings, engine),
+            ):
                 # Single connection SSE: reservations end before the broker they use.
                 app.state.sse_reservations = Reservations()
                 _tune_gc()
@@ -149,7 +153,6 @@ async def running_events(
         engine,
         bus,
         poll_interval=settings.events_poll_seconds,
-        retention_days=settings.events_retention_days,
         on_moved=lambda events: app.state.field_cache.invalidate_events(events),
     )
     app.state.broker = broker
@@ -174,6 +177,29 @@ async def running_events(
         if pending:
             await asyncio.wait(pending, timeout=5)
         await bus.close()
+
+
+@asynccontextmanager
+async def running_retention(
+    app: Starlette, settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[None]:
+    """Retention's turn every RETENTION_EVERY_SECONDS (never when 0)."""
+    schedule = RetentionSchedule(engine, settings)
+    app.state.retention = schedule
+    if not settings.retention_every_seconds:
+        yield
+        return
+    task = asyncio.create_task(schedule.run(), name="retention")
+    try:
+        yield
+    finally:
+        # It stops between batches, never inside a transaction; a batch is short.
+        schedule.stop()
+        _, pending = await asyncio.wait([task], timeout=10)
+        for left in pending:
+            left.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
 
 
 def cache_store(settings: Settings) -> Store:

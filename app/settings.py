@@ -91,6 +91,38 @@ class Settings(BaseSettings):
     events_retention_days: float = Field(
         default=7, gt=0, description="How long the event log keeps events for `after`."
     )
+    audit_retention_days: float = Field(
+        default=365,
+        gt=0,
+        description="How long audit events are kept before retention purges them.",
+    )
+    idempotency_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="How long placeOrder remembers an idempotency key; a retry after this "
+        "places a new order.",
+    )
+    tokens_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="How long an expired or revoked API token is kept after it expired or was "
+        "revoked (until then it is refused by name: expired, revoked).",
+    )
+    signed_links_retention_days: float = Field(
+        default=1, gt=0, description="How long an export link is kept after it expired."
+    )
+    retention_every_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How often the server runs retention (one instance at a time); 0: never, "
+        "run `ordergraph retention run` from cron instead.",
+    )
+    retention_batch_size: int = Field(
+        default=5000,
+        ge=1,
+        le=100_000,
+        description="Rows retention deletes per transaction.",
+    )
     events_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often relays and brokers check PostgreSQL."
     )

@@ -238,9 +238,12 @@ async def current_viewer(conn: AsyncConnection, viewer: Viewer) -> Viewer:
     if viewer.expires_at is not None and viewer.expires_at <= datetime.now(UTC):
         raise Unauthenticated("The credential has expired.")
     if viewer.token_id is not None:
-        revoked = await conn.scalar(
-            select(api_tokens.c.revoked_at).where(api_tokens.c.id == viewer.token_id)
-        )
-        if revoked is not None:
+        token = (
+            await conn.execute(
+                select(api_tokens.c.revoked_at).where(api_tokens.c.id == viewer.token_id)
+            )
+        ).first()
+        # Gone: retention deleted it, long after it was revoked or expired.
+        if token is None or token.revoked_at is not None:
             raise Unauthenticated("This API token was revoked.")
     return dataclasses.replace(viewer, role=role)
