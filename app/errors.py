@@ -17,8 +17,13 @@
     ├── TryAgain               TRY_AGAIN: the write collided with concurrent ones (deadlock or
     │                          serialization failure) more often than the server retries it;
     │                          nothing was written, sending the same request again is safe
-    └── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
-                               off; it resumes with `after` set to its last cursor
+    ├── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
+    │                          off; it resumes with `after` set to its last cursor
+    └── BackupError            BACKUP_*, RESTORE_*, PG_TOOL_*: `ordergraph backup` or
+                               `restore` cannot go on; the code says why (BACKUP_FOREIGN_FILE,
+                               BACKUP_CORRUPT, BACKUP_WRONG_KEY, BACKUP_KEY_MISSING,
+                               RESTORE_TARGET_NOT_EMPTY, RESTORE_COUNTS_DIFFER,
+                               PG_TOOL_MISSING, PG_TOOL_FAILED), the message what to do
 
 Anything else that escapes a resolver is a bug: clients see INTERNAL and a request id,
 the log has the stack trace.
@@ -71,6 +76,14 @@ class TryAgain(OrdergraphError):
 
 class SlowConsumer(OrdergraphError):
     code = "SLOW_CONSUMER"
+
+
+class BackupError(OrdergraphError):
+    """A backup or restore that cannot go on; `code` names which of the reasons it is."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)
