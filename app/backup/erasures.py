@@ -47,6 +47,21 @@ def unregister_reapplier(reapplier: Reapplier) -> None:
         _reappliers.remove(reapplier)
 
 
+def check_reappliable(carried: Iterable[Erasure], *, since: datetime) -> None:
+    """Before restoring: BackupError RESTORE_ERASURES_PENDING when erasures recorded after
+    `since` would come back and nothing is installed to re-apply them."""
+    _need_reappliers(sum(1 for e in carried if e.erased_at > since))
+
+
+def _need_reappliers(pending: int) -> None:
+    if pending and not _reappliers:
+        raise BackupError(
+            "RESTORE_ERASURES_PENDING",
+            f"{pending} erasure(s) recorded after this backup would be undone and this "
+            "ordergraph has no eraser installed to re-apply them",
+        )
+
+
 async def read_ledger(conn: AsyncConnection) -> list[Erasure]:
     """The erasures recorded in conn's database; none when it has no ledger."""
     if await conn.scalar(text(f"SELECT to_regclass('public.{LEDGER_TABLE}')")) is None:
@@ -73,13 +88,7 @@ async def reapply_erasures(
             pending.setdefault(erasure.user_id, erasure)
     if not pending:
         return []
-    if not _reappliers:
-        raise BackupError(
-            "RESTORE_ERASURES_PENDING",
-            f"{len(pending)} erasure(s) recorded after this backup cannot be re-applied: "
-            "no eraser is installed in this ordergraph; the data was restored but must not "
-            "be served until they are",
-        )
+    _need_reappliers(len(pending))
     ledger_exists = bool(
         await conn.scalar(text(f"SELECT to_regclass('public.{LEDGER_TABLE}') IS NOT NULL"))
     )

@@ -20,7 +20,7 @@ from app.backup import crypto, pg
 from app.backup.binaries import PgTool, find_tool
 from app.backup.container import read_header
 from app.backup.dump import COPY_BUFFER
-from app.backup.erasures import Erasure, read_ledger, reapply_erasures
+from app.backup.erasures import Erasure, check_reappliable, read_ledger, reapply_erasures
 from app.backup.manifest import Manifest
 from app.errors import BackupError
 
@@ -75,6 +75,7 @@ async def restore_backup(
                 await conn.rollback()
             for other in ledger_urls:
                 carried += await _ledger_of(other)
+            check_reappliable(carried, since=manifest.taken_at)
             if present:
                 await _empty(engine)
             await pg.run_tool(
