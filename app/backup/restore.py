@@ -1,8 +1,10 @@
 """`ordergraph restore`: judge the file whole, then pg_restore it and check the result.
 
 Nothing touches the target until the file has passed every check: its header and
-manifest, the key (when sealed), and the SHA-256 of the whole dump. pg_restore then runs
-in a single transaction, so a failure leaves the target as the checks left it.
+manifest, the key (when sealed), the SHA-256 of the whole dump, and whether erasures
+recorded since could be re-applied. Then --force empties the target (one transaction),
+and pg_restore loads the dump in another, so a failing pg_restore leaves the target
+empty, never half-restored. Counts are checked, and erasures re-applied, afterwards.
 """
 
 from __future__ import annotations
