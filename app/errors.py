@@ -22,11 +22,16 @@
     │                          nothing was written, sending the same request again is safe
     ├── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
     │                          off; it resumes with `after` set to its last cursor
-    └── LinkRefused            a signed link (app.auth.signed_links) that does not work:
-        ├── LinkInvalid        LINK_INVALID: tampered with, unreadable, or signed for
-        │                      another purpose or download
-        ├── LinkExpired        LINK_EXPIRED: past its expiry; ask for a new one
-        └── LinkUsed           LINK_USED: single-use, and used already
+    ├── LinkRefused            a signed link (app.auth.signed_links) that does not work:
+    │   ├── LinkInvalid        LINK_INVALID: tampered with, unreadable, or signed for
+    │   │                      another purpose or download
+    │   ├── LinkExpired        LINK_EXPIRED: past its expiry; ask for a new one
+    │   └── LinkUsed           LINK_USED: single-use, and used already
+    └── BackupError            BACKUP_*, RESTORE_*, PG_TOOL_*: `ordergraph backup` or
+                               `restore` cannot go on; the code says why (BACKUP_FOREIGN_FILE,
+                               BACKUP_CORRUPT, BACKUP_WRONG_KEY, BACKUP_KEY_MISSING,
+                               RESTORE_TARGET_NOT_EMPTY, RESTORE_COUNTS_DIFFER,
+                               PG_TOOL_MISSING, PG_TOOL_FAILED), the message what to do
 
 Anything else that escapes a resolver is a bug: clients see INTERNAL and a request id,
 the log has the stack trace.
@@ -99,6 +104,14 @@ class LinkExpired(LinkRefused):
 
 class LinkUsed(LinkRefused):
     code = "LINK_USED"
+
+
+class BackupError(OrdergraphError):
+    """A backup or restore that cannot go on; `code` names which of the reasons it is."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

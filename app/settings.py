@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.backup.crypto import parse_key
+
 
 class Settings(BaseSettings):
     """Every setting ordergraph reads; each maps to the upper-case environment variable."""
@@ -175,6 +177,16 @@ class Settings(BaseSettings):
     cors_origins: tuple[str, ...] = Field(
         default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
     )
+    backup_key: SecretStr | None = Field(
+        default=None,
+        description="32 bytes in base64 (`ordergraph backup keygen`): the key of "
+        "`backup --encrypt` and of restoring encrypted backups.",
+    )
+    pg_bin_dir: Path | None = Field(
+        default=None,
+        description="Directory whose pg_dump and pg_restore backup and restore use; unset: "
+        "the best suited of Debian's, the embedded server's and PATH's.",
+    )
 
     signing_secret: SecretStr | None = Field(
         default=None,
@@ -210,13 +222,26 @@ class Settings(BaseSettings):
         """Accept postgres:// and postgresql:// too, and point them at asyncpg."""
         if value is None or not value.get_secret_value():
             return None
-        url = value.get_secret_value()
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                url = "postgresql+asyncpg://" + url[len(prefix) :]
-        if not url.startswith("postgresql+asyncpg://"):
-            raise ValueError("DATABASE_URL must start with postgresql+asyncpg://")
-        return SecretStr(url)
+        return SecretStr(asyncpg_url(value.get_secret_value(), name="DATABASE_URL"))
+
+    @field_validator("backup_key")
+    @classmethod
+    def _backup_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        parse_key(value.get_secret_value())
+        return value
+
+
+def asyncpg_url(url: str, *, name: str) -> str:
+    """url with a postgres:// or postgresql:// scheme pointed at asyncpg; ValueError
+    naming `name` for any other scheme."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+asyncpg://" + url[len(prefix) :]
+    if not url.startswith("postgresql+asyncpg://"):
+        raise ValueError(f"{name} must start with postgresql+asyncpg://")
+    return url
 
 
 @lru_cache(maxsize=1)
