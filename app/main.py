@@ -33,7 +33,7 @@ from app.errors import ServiceUnavailable
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
-from app.graphql.http import GraphQLApp
+from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
 from app.settings import Settings, get_settings
 
@@ -81,6 +81,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keep_alive_interval=settings.ws_keepalive_seconds,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        # File uploads (importProducts, importUsers); GraphQLApp keeps them to admins,
+        # behind a CSRF preflight header and MAX_IMPORT_BYTES.
+        multipart_uploads_enabled=True,
         subscription_protocols=(
             GRAPHQL_TRANSPORT_WS_PROTOCOL,
             GRAPHQL_WS_PROTOCOL,
@@ -97,7 +100,12 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
                 allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "x-request-id",
+                    *PREFLIGHT_HEADERS,
+                ],
                 expose_headers=["x-request-id"],
             )
         )

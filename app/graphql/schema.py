@@ -18,6 +18,7 @@ from app.graphql.documents import DocumentCache, DocumentCaches, ValidatedDocume
 from app.graphql.errors import ErrorCodes, classify
 from app.graphql.events.subscriptions import Subscription
 from app.graphql.execution import PlainFieldsExecutionContext
+from app.graphql.imports.mutations import ImportMutation
 from app.graphql.limits import Limits
 from app.graphql.node import NodeQuery, node_registry
 from app.graphql.operation import OperationContext
@@ -38,7 +39,7 @@ class Query(NodeQuery, UserQuery, ProductQuery, OrderQuery, AuditQuery):
 
 
 @strawberry.type(description="Every write: validated, one transaction each, audited.")
-class Mutation(UserMutation, ProductMutation, OrderMutation, TokenMutation):
+class Mutation(UserMutation, ProductMutation, OrderMutation, TokenMutation, ImportMutation):
     pass
 
 

@@ -67,7 +67,7 @@ async def import_csv(
     # SQLAlchemy's asyncpg adapter sends BEGIN with its first statement: send one, so
     # that the driver-level statements below (COPY, temporary tables) are in it.
     await conn.execute(text("SELECT 1"))
-    raw = (await conn.get_raw_connection()).driver_connection
+    raw: Any = (await conn.get_raw_connection()).driver_connection
     result = ImportResult(dry_run=dry_run)
     report = progress or (lambda phase, done, total: None)
     try:
