@@ -35,7 +35,8 @@ SHOWN_ERRORS = 20
 
 
 def run_import(settings: Settings, url: str, args: argparse.Namespace) -> int:
-    """0: every row imported; 1: some or all were not (the reasons on stderr)."""
+    """0: every row imported (or would be, in a dry run); 1: some or all were not (the
+    reasons on stderr); 2: the command could not run (no file, not an admin)."""
     try:
         source = args.file.open("rb")
     except OSError as exc:
@@ -56,7 +57,8 @@ def run_import(settings: Settings, url: str, args: argparse.Namespace) -> int:
     if result.failed > SHOWN_ERRORS or len(result.errors) > SHOWN_ERRORS:
         sys.stderr.write(f"... {result.failed} rows failed in all\n")
     sys.stdout.write(summary(args.entity, result, elapsed) + "\n")
-    return 0 if result.written and not result.failed and not result.errors else 1
+    clean = not result.failed and not result.errors
+    return 0 if (result.written or result.dry_run) and clean else 1
 
 
 def summary(entity: str, result: ImportResult, elapsed: float) -> str:

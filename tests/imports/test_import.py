@@ -193,10 +193,11 @@ async def test_a_bad_value_gets_the_code_and_message_the_mutation_gives(
     ]
 
 
-async def test_users_import_normalises_emails_as_createUser_does(wapi: Api) -> None:
+async def test_users_import_normalises_emails_as_create_user_does(wapi: Api) -> None:
     payload = await upload(
         wapi,
-        b"email,name,role\n Ann@Example.COM ,Ann,admin\nnot-an-email,Bob,user\nc@example.com,Cy,boss\n",
+        b"email,name,role\n Ann@Example.COM ,Ann,admin\nnot-an-email,Bob,user\n"
+        b"c@example.com,Cy,boss\n",
         document=IMPORT_USERS,
         policy="REJECT_FAILED_ROWS",
     )
