@@ -1,4 +1,5 @@
-"""The `ordergraph` command: serve, migrate, seed, token, retention, schema, backup, restore."""
+"""The `ordergraph` command: serve, migrate, seed, token, import, retention, schema, backup,
+restore."""
 
 from __future__ import annotations
 
@@ -101,6 +102,10 @@ def _run(args: argparse.Namespace, settings: Settings, url: str) -> int:
             return 2
         sys.stdout.write(secret + "\n")
         return 0
+    if args.command == "import":
+        from app.imports.command import run_import
+
+        return run_import(settings, url, args)
     if args.command == "seed":
         spec = SeedSpec(
             args.users, args.orders_per_user, args.items_per_order, args.products, args.seed
@@ -374,6 +379,23 @@ def _parser() -> argparse.ArgumentParser:
         "run", help="delete, class by class, what the *_RETENTION_DAYS settings no longer keep"
     )
     run.add_argument("--dry-run", action="store_true", help="count only; delete nothing")
+    imports = commands.add_parser("import", help="import products or users from a CSV file")
+    imports.add_argument("entity", choices=["products", "users"])
+    imports.add_argument("file", type=Path, help="CSV, UTF-8, header first (see README)")
+    imports.add_argument("--mode", choices=["insert", "upsert"], default="insert")
+    imports.add_argument(
+        "--policy",
+        choices=["REJECT_EVERYTHING", "REJECT_FAILED_ROWS", "IGNORE_FAILED"],
+        default="REJECT_EVERYTHING",
+    )
+    imports.add_argument("--dry-run", action="store_true", help="check and count; write nothing")
+    imports.add_argument(
+        "--as",
+        dest="as_email",
+        default=ADMIN_EMAIL,
+        metavar="EMAIL",
+        help=f"the admin the audit trail names (default {ADMIN_EMAIL})",
+    )
 
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
 

@@ -37,7 +37,7 @@ from app.events.relay import Relay
 from app.exports import export_routes
 from app.exports.pdf.routes import pdf_routes
 from app.exports.routes import Streams
-from app.graphql.http import GraphQLApp
+from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
 from app.graphql.sse import Reservations
 from app.retention.schedule import RetentionSchedule
@@ -96,6 +96,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keep_alive_interval=settings.ws_keepalive_seconds,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        # File uploads (importProducts, importUsers); GraphQLApp keeps them to admins,
+        # behind a CSRF preflight header and MAX_IMPORT_BYTES.
+        multipart_uploads_enabled=True,
         subscription_protocols=(
             GRAPHQL_TRANSPORT_WS_PROTOCOL,
             GRAPHQL_WS_PROTOCOL,
@@ -117,6 +120,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     "content-type",
                     "x-request-id",
                     "x-graphql-event-stream-token",
+                    *PREFLIGHT_HEADERS,
                 ],
                 expose_headers=["x-request-id"],
             )

@@ -62,6 +62,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
     )
+    max_import_bytes: int = Field(
+        default=104_857_600,
+        ge=1024,
+        description="Largest multipart upload (importProducts, importUsers) accepted (413 beyond).",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None, description="Accept HS256 JWTs signed with this secret."
     )

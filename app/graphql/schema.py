@@ -19,6 +19,7 @@ from app.graphql.errors import ErrorCodes, classify
 from app.graphql.events.subscriptions import Subscription
 from app.graphql.execution import PlainFieldsExecutionContext
 from app.graphql.exports.mutations import ExportMutation
+from app.graphql.imports.mutations import ImportMutation
 from app.graphql.limits import Limits
 from app.graphql.node import NodeQuery, node_registry
 from app.graphql.operation import OperationContext
@@ -51,6 +52,7 @@ class Mutation(
     ProductBulkMutation,
     OrderBulkMutation,
     ExportMutation,
+    ImportMutation,
 ):
     pass
 

@@ -1,0 +1,214 @@
+"""Importing CSV files through importProducts/importUsers, in-process, on real PostgreSQL:
+the policies, upsert counts, dry runs, audit records and events, the mutations' codes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from app.errors import InvalidInput
+from app.services.products import NewProduct
+from app.services.validation import validate
+from tests.conftest import Api
+from tests.dbtools import fetch_all, fetch_value
+from tests.imports.uploads import IMPORT_USERS, upload
+
+GOOD = b"sku,name,price,stock\nimp-1,Oak desk,199.90,3\nimp-2,Lamp,19,0\n"
+
+
+async def count(api: Api, sql: str, **params: object) -> int:
+    value: int = await fetch_value(api.url, sql, **params)
+    return value
+
+
+async def imported(api: Api) -> int:
+    return await count(api, "SELECT count(*) FROM products WHERE sku LIKE 'IMP-%'")
+
+
+async def test_import_creates_products_with_one_audit_record_and_event_each(wapi: Api) -> None:
+    payload = await upload(wapi, GOOD)
+    assert payload == {
+        "created": 2, "updated": 0, "unchanged": 0, "failed": 0,
+        "written": True, "dryRun": False, "errors": [],
+    }  # fmt: skip
+    rows = await fetch_all(
+        wapi.url, "SELECT sku, name, price, stock, version FROM products WHERE sku LIKE 'IMP-%' "
+        "ORDER BY sku"
+    )  # fmt: skip
+    assert [tuple(r) for r in rows] == [
+        ("IMP-1", "Oak desk", Decimal("199.90"), 3, 1),
+        ("IMP-2", "Lamp", Decimal("19.00"), 0, 1),
+    ]
+    audit = await fetch_all(
+        wapi.url,
+        "SELECT a.action, a.actor_kind, u.email, a.changes FROM audit_events a "
+        "JOIN users u ON u.id = a.actor_id JOIN products p ON p.id = a.entity_id "
+        "WHERE p.sku = 'IMP-1'",
+    )
+    assert [tuple(r) for r in audit] == [
+        (
+            "product.created",
+            "user",
+            "admin@example.com",
+            {
+                "sku": {"before": None, "after": "IMP-1"},
+                "name": {"before": None, "after": "Oak desk"},
+                "description": {"before": None, "after": ""},
+                "price": {"before": None, "after": "199.90"},
+                "stock": {"before": None, "after": 3},
+            },
+        )
+    ]
+    events = await fetch_all(
+        wapi.url,
+        "SELECT e.type, e.changed_fields, e.data->>'sku' AS sku, e.data->>'price' AS price "
+        "FROM (SELECT type, changed_fields, data FROM outbox UNION ALL "
+        "SELECT type, changed_fields, data FROM events) e "
+        "WHERE e.data->>'sku' LIKE 'IMP-%' ORDER BY 3",
+    )
+    assert [tuple(r) for r in events] == [
+        ("CREATED", [], "IMP-1", "199.90"),
+        ("CREATED", [], "IMP-2", "19.00"),
+    ]
+
+
+async def test_upsert_counts_created_updated_and_unchanged_and_audits_only_changes(
+    wapi: Api,
+) -> None:
+    await upload(wapi, GOOD)
+    payload = await upload(
+        wapi,
+        b"sku,name,price,stock\nimp-1,Oak desk,199.90,3\nimp-2,Lamp,19,5\nimp-3,Rug,7.5,1\n",
+        mode="UPSERT",
+    )
+    assert (payload["created"], payload["updated"], payload["unchanged"]) == (1, 1, 1)
+    lamp = await fetch_all(
+        wapi.url,
+        "SELECT p.stock, p.version, a.changes FROM products p JOIN audit_events a "
+        "ON a.entity_id = p.id AND a.action = 'product.updated' WHERE p.sku = 'IMP-2'",
+    )
+    assert [tuple(r) for r in lamp] == [(5, 2, {"stock": {"before": 0, "after": 5}})]
+    desk_audits = await count(
+        wapi,
+        "SELECT count(*) FROM audit_events a JOIN products p ON p.id = a.entity_id "
+        "WHERE p.sku = 'IMP-1'",
+    )
+    assert desk_audits == 1  # created only: the unchanged row wrote nothing
+    fields = await fetch_value(
+        wapi.url,
+        "SELECT changed_fields FROM (SELECT type, changed_fields, data FROM outbox UNION ALL "
+        "SELECT type, changed_fields, data FROM events) e "
+        "WHERE type = 'UPDATED' AND data->>'sku' = 'IMP-2'",
+    )
+    assert fields == ["stock", "inStock"]
+
+
+async def test_insert_refuses_a_sku_that_exists_with_the_mutations_code(wapi: Api) -> None:
+    await upload(wapi, GOOD)
+    payload = await upload(wapi, b"sku,name,price\nIMP-1,Again,1\n")
+    assert payload["written"] is False
+    assert [(e["line"], e["column"], e["code"]) for e in payload["errors"]] == [
+        (2, "sku", "SKU_TAKEN")
+    ]
+
+
+BAD_ROWS = (
+    b"sku,name,price,stock\n"
+    b"imp-1,Oak desk,199.90,3\n"
+    b"imp-2,,1.999,-1\n"
+    b"imp-3,Lamp,19,0\n"
+    b"!,Bad sku,1,1\n"
+)
+BAD_ROW_ERRORS = [
+    (3, "name", "TOO_SHORT"),
+    (3, "price", "TOO_PRECISE"),
+    (3, "stock", "TOO_SMALL"),
+    (5, "sku", "INVALID_FORMAT"),
+]
+
+
+async def test_reject_everything_writes_nothing_when_a_row_is_bad(wapi: Api) -> None:
+    audits = await count(wapi, "SELECT count(*) FROM audit_events")
+    payload = await upload(wapi, BAD_ROWS, policy="REJECT_EVERYTHING")
+    assert (payload["created"], payload["failed"], payload["written"]) == (0, 2, False)
+    assert [(e["line"], e["column"], e["code"]) for e in payload["errors"]] == BAD_ROW_ERRORS
+    assert await imported(wapi) == 0
+    assert await count(wapi, "SELECT count(*) FROM audit_events") == audits
+
+
+async def test_reject_failed_rows_writes_the_good_rows_and_lists_the_bad(wapi: Api) -> None:
+    payload = await upload(wapi, BAD_ROWS, policy="REJECT_FAILED_ROWS")
+    assert (payload["created"], payload["failed"], payload["written"]) == (2, 2, True)
+    assert [(e["line"], e["column"], e["code"]) for e in payload["errors"]] == BAD_ROW_ERRORS
+    assert await imported(wapi) == 2
+
+
+async def test_ignore_failed_writes_the_good_rows_and_only_counts_the_bad(wapi: Api) -> None:
+    payload = await upload(wapi, BAD_ROWS, policy="IGNORE_FAILED")
+    assert (payload["created"], payload["failed"], payload["errors"]) == (2, 2, [])
+    assert await imported(wapi) == 2
+
+
+async def test_a_dry_run_counts_what_it_would_do_and_writes_nothing(wapi: Api) -> None:
+    outbox = await count(wapi, "SELECT count(*) FROM outbox")
+    audits = await count(wapi, "SELECT count(*) FROM audit_events")
+    payload = await upload(wapi, GOOD, dryRun=True)
+    assert (payload["created"], payload["written"], payload["dryRun"]) == (2, False, True)
+    assert await imported(wapi) == 0
+    assert await count(wapi, "SELECT count(*) FROM audit_events") == audits
+    assert await count(wapi, "SELECT count(*) FROM outbox") == outbox
+
+
+@pytest.mark.parametrize(
+    ("column", "value"),
+    [
+        ("sku", "a"),
+        ("sku", "-ab"),
+        ("sku", "x" * 41),
+        ("name", ""),
+        ("name", "n" * 101),
+        ("description", "d" * 5001),
+        ("price", "abc"),
+        ("price", "-1"),
+        ("price", "0.001"),
+        ("price", "123456789.12"),
+        ("stock", "1.5"),
+        ("stock", "-1"),
+        ("stock", "1000000001"),
+    ],
+)
+async def test_a_bad_value_gets_the_code_and_message_the_mutation_gives(
+    wapi: Api, column: str, value: str
+) -> None:
+    row = {"sku": "imp-9", "name": "Thing", "description": "", "price": "1", "stock": "0"}
+    row[column] = value
+    with pytest.raises(InvalidInput) as mutation:
+        validate(NewProduct, **row)
+    content = ("sku,name,description,price,stock\n" + ",".join(row.values()) + "\n").encode()
+    payload = await upload(wapi, content)
+    [problem] = mutation.value.problems
+    assert [(e["column"], e["code"], e["message"]) for e in payload["errors"]] == [
+        (column, problem.code, problem.message)
+    ]
+
+
+async def test_users_import_normalises_emails_as_create_user_does(wapi: Api) -> None:
+    payload = await upload(
+        wapi,
+        b"email,name,role\n Ann@Example.COM ,Ann,admin\nnot-an-email,Bob,user\n"
+        b"c@example.com,Cy,boss\n",
+        document=IMPORT_USERS,
+        policy="REJECT_FAILED_ROWS",
+    )
+    assert payload["created"] == 1
+    assert [(e["line"], e["column"], e["code"]) for e in payload["errors"]] == [
+        (3, "email", "INVALID_EMAIL"),
+        (4, "role", "INVALID"),
+    ]
+    row = await fetch_all(
+        wapi.url,
+        "SELECT role, email_verified_at IS NOT NULL AS trusted FROM users "
+        "WHERE email = 'ann@example.com'",
+    )
+    assert [tuple(r) for r in row] == [("admin", True)]
