@@ -20,6 +20,9 @@ from app.exports.kinds import Kind
 from app.graphql.connections import ordering_of
 from app.queries.keyset import Ordering
 
+PARAMETERS = ("filter", "orderBy")
+_EXAMPLES = {"filter": '{"status":["PAID"]}', "orderBy": '{"field":"TOTAL","direction":"DESC"}'}
+
 
 def from_text(text: str | None, *, argument: str) -> object:
     """A query-string argument's JSON; absent and empty are null."""
@@ -30,7 +33,7 @@ def from_text(text: str | None, *, argument: str) -> object:
     except orjson.JSONDecodeError:
         raise BadInput(
             f"`{argument}` must be JSON in the shape of the connection's `{argument}` "
-            'argument, e.g. filter={"status":["PAID"]}.',
+            f"argument, e.g. {argument}={_EXAMPLES[argument]}.",
             field=argument,
         ) from None
 
