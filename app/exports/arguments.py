@@ -60,18 +60,18 @@ class Arguments:
         where = None
         if values.get("filter") is not None:
             where = convert_argument(
-                values["filter"], kind.filter_input, registry, config
+                values["filter"], kind.listing.filter_input, registry, config
             ).to_query()  # type: ignore[attr-defined]
-        sort = None
+        sort: Any = None
         if values.get("orderBy") is not None:
-            sort = convert_argument(values["orderBy"], kind.order_input, registry, config)
-        ordering = ordering_of(sort, keys=kind.sort_keys, default=kind.default_order)  # type: ignore[arg-type]
-        return where, ordering
+            sort = convert_argument(values["orderBy"], kind.listing.order_input, registry, config)
+        listing = kind.listing
+        return where, ordering_of(sort, keys=listing.sort_keys, default=listing.default_order)
 
     def _operation(self, kind: Kind) -> OperationDefinitionNode:
         operation = self._operations.get(kind.name)
         if operation is None:
-            names = (_type_name(kind.filter_input), _type_name(kind.order_input))
+            names = (_type_name(kind.listing.filter_input), _type_name(kind.listing.order_input))
             document = parse(f"query($filter: {names[0]}, $orderBy: {names[1]}) {{ __typename }}")
             definition = document.definitions[0]
             assert isinstance(definition, OperationDefinitionNode)

@@ -118,13 +118,13 @@ class Exports:
             given = {arg: from_text(query.get(arg), argument=arg) for arg in PARAMETERS}
         filter, order_by = given.get("filter"), given.get("orderBy")
         where, ordering = self.arguments.parse(kind, filter=filter, order_by=order_by)
-        visible = kind.restrict(caller.viewer, where)
+        visible = kind.listing.restrict(caller.viewer, where)
         if isinstance(writer, Document):
             return await _document(request, kind, writer, caller.viewer, visible, ordering)
         batches = walk(
             request.app.state.reader,
             kind,
-            where=kind.conditions(visible),
+            where=kind.listing.conditions(visible),
             ordering=ordering,
             size=request.app.state.settings.export_batch_rows,
         )

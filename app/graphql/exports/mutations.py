@@ -115,7 +115,7 @@ class ExportMutation:
                 kind, filter=input.filter, order_by=input.order_by
             )
             # As the download will: refused now rather than at the first click.
-            kind.conditions(kind.restrict(info.context.viewer, where))
+            kind.listing.conditions(kind.listing.restrict(info.context.viewer, where))
         except BadInput as exc:
             return CreateExportLinkPayload(
                 url=None, expires_at=None, errors=[_input_error(exc, "filter")]
