@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncGenerator, Sequence
+from collections.abc import AsyncGenerator, Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -132,7 +132,9 @@ class Exports:
         return ExportResponse(kind, writer, _prepend(first, batches))
 
 
-def _same_export(name: str, format: str) -> Any:
+def _same_export(name: str, format: str) -> Callable[[dict[str, Any]], None]:
+    """Refuses a link signed for another export (before it is used up)."""
+
     def check(params: dict[str, Any]) -> None:
         signed = (params.get("kind"), params.get("format"))
         if signed != (name, format):
