@@ -35,7 +35,7 @@ from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
 from app.exports import export_routes
-from app.exports.pdf.routes import pdf_routes
+from app.exports.pdf.routes import invoice_routes
 from app.exports.routes import Streams
 from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
@@ -133,8 +133,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
-            *pdf_routes(schema),  # before /export/{kind}.{format}: orders.pdf is its own
             *export_routes(schema),
+            *invoice_routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -199,7 +199,10 @@ class Settings(BaseSettings):
         "once and kept in the database, so every instance on it verifies every link.",
     )
     export_link_seconds: int = Field(
-        default=300, ge=1, le=86_400, description="How long a createExportLink URL is good."
+        default=300,
+        ge=1,
+        le=86_400,
+        description="How long a download link (createExportLink, createInvoiceLink) is good.",
     )
     export_batch_rows: int = Field(
         default=2000, ge=1, le=100_000, description="Rows an export reads per statement."

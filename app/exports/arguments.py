@@ -20,6 +20,9 @@ from app.exports.kinds import Kind
 from app.graphql.connections import ordering_of
 from app.queries.keyset import Ordering
 
+PARAMETERS = ("filter", "orderBy")
+_EXAMPLES = {"filter": '{"status":["PAID"]}', "orderBy": '{"field":"TOTAL","direction":"DESC"}'}
+
 
 def from_text(text: str | None, *, argument: str) -> object:
     """A query-string argument's JSON; absent and empty are null."""
@@ -30,7 +33,7 @@ def from_text(text: str | None, *, argument: str) -> object:
     except orjson.JSONDecodeError:
         raise BadInput(
             f"`{argument}` must be JSON in the shape of the connection's `{argument}` "
-            'argument, e.g. filter={"status":["PAID"]}.',
+            f"argument, e.g. {argument}={_EXAMPLES[argument]}.",
             field=argument,
         ) from None
 
@@ -57,18 +60,18 @@ class Arguments:
         where = None
         if values.get("filter") is not None:
             where = convert_argument(
-                values["filter"], kind.filter_input, registry, config
+                values["filter"], kind.listing.filter_input, registry, config
             ).to_query()  # type: ignore[attr-defined]
-        sort = None
+        sort: Any = None
         if values.get("orderBy") is not None:
-            sort = convert_argument(values["orderBy"], kind.order_input, registry, config)
-        ordering = ordering_of(sort, keys=kind.sort_keys, default=kind.default_order)  # type: ignore[arg-type]
-        return where, ordering
+            sort = convert_argument(values["orderBy"], kind.listing.order_input, registry, config)
+        listing = kind.listing
+        return where, ordering_of(sort, keys=listing.sort_keys, default=listing.default_order)
 
     def _operation(self, kind: Kind) -> OperationDefinitionNode:
         operation = self._operations.get(kind.name)
         if operation is None:
-            names = (_type_name(kind.filter_input), _type_name(kind.order_input))
+            names = (_type_name(kind.listing.filter_input), _type_name(kind.listing.order_input))
             document = parse(f"query($filter: {names[0]}, $orderBy: {names[1]}) {{ __typename }}")
             definition = document.definitions[0]
             assert isinstance(definition, OperationDefinitionNode)

@@ -1,12 +1,16 @@
 """How an export is written, and the registry of (kind, format) -> writer.
 
-Every kind gets CSV, NDJSON and JSON. Another writer plugs in with `register`, e.g. a
-PDF report for orders only:
+Every kind gets CSV, NDJSON and JSON; orders also PDF. A writer is one of two sorts:
 
-    register("orders", Writer(format="pdf", media_type="application/pdf", render=report))
+- `Writer` streams: `render(kind, batches)` gets the kind (its `fields`) and an async
+  iterator of batches, each a list of rows of API values in `kind.fields` order, and
+  yields the bytes to send, as the client takes them.
+- `Document` is written whole (a PDF report): `load(conn, viewer=, where=, ordering=,
+  max_rows=)` reads all it prints in one snapshot, refusing more than `max_rows` rows
+  with TooManyRows before it reads any, and `draw(loaded)` makes the bytes (run in a
+  thread, off the event loop, after the connection went back to the pool).
 
-`render(kind, batches)` gets the kind (its `fields`) and an async iterator of batches,
-each a list of rows of API values in `kind.fields` order, and yields the bytes to send.
+Another plugs in with `register(kind, writer)`.
 
 CSV (RFC 4180): UTF-8, a header row of the field names, CRLF line ends, every text cell
 in double quotes (inner quotes doubled, so commas and line breaks inside values are
@@ -23,21 +27,54 @@ import io
 from collections.abc import AsyncGenerator, Callable
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, Generic, Protocol, TypeVar
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncConnection
 
+from app.auth.viewer import Viewer
 from app.exports.kinds import KINDS, Kind
+from app.exports.pdf.report import draw_report, load_orders_report
+from app.queries.keyset import Ordering
+from app.settings import Settings
 
 Batches = AsyncGenerator[list[list[Any]], None]
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+Loaded = TypeVar("Loaded")
+Loaded_co = TypeVar("Loaded_co", covariant=True)
 
 
 @dataclass(frozen=True, slots=True)
 class Writer:
+    """A streamed format."""
+
     format: str
     media_type: str
     render: Callable[[Kind, Batches], AsyncGenerator[bytes, None]]
+
+
+class Load(Protocol[Loaded_co]):
+    async def __call__(
+        self,
+        conn: AsyncConnection,
+        /,
+        *,
+        viewer: Viewer,
+        where: Any,
+        ordering: Ordering,
+        max_rows: int,
+    ) -> Loaded_co: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Document(Generic[Loaded]):
+    """A format written whole, from at most `max_rows(settings)` rows."""
+
+    format: str
+    media_type: str
+    load: Load[Loaded]
+    draw: Callable[[Loaded], bytes]
+    max_rows: Callable[[Settings], int]
 
 
 def neutralised(cell: Any) -> Any:
@@ -108,21 +145,34 @@ async def write_json(kind: Kind, batches: Batches) -> AsyncGenerator[bytes, None
     yield b"]" if separator == b"," else b"[]"
 
 
-WRITERS: dict[tuple[str, str], Writer] = {}
+WRITERS: dict[tuple[str, str], Writer | Document[Any]] = {}
 
 
-def register(kind: str, writer: Writer) -> None:
+def register(kind: str, writer: Writer | Document[Any]) -> None:
     """Serve `/export/<kind>.<writer.format>` with `writer`."""
     if kind not in KINDS:
         raise ValueError(f"no export kind {kind!r}")
     WRITERS[(kind, writer.format)] = writer
 
 
-def writer_for(kind: str, format: str) -> Writer | None:
+def writer_for(kind: str, format: str) -> Writer | Document[Any] | None:
     return WRITERS.get((kind, format))
+
+
+def formats_of(kind: str) -> list[str]:
+    """The formats `kind` is exported in, in the order they were registered."""
+    return [format for name, format in WRITERS if name == kind]
+
+
+def _pdf_max_rows(settings: Settings) -> int:
+    return settings.pdf_max_rows
 
 
 for _kind in KINDS:
     register(_kind, Writer("csv", "text/csv; charset=utf-8", write_csv))
     register(_kind, Writer("ndjson", "application/x-ndjson", write_ndjson))
     register(_kind, Writer("json", "application/json", write_json))
+register(
+    "orders",
+    Document("pdf", "application/pdf", load_orders_report, draw_report, _pdf_max_rows),
+)

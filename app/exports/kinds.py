@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Table, select
 from sqlalchemy.ext.asyncio import AsyncConnection
@@ -23,8 +23,10 @@ from app.db.products import products
 from app.db.users import users
 from app.graphql.orders.queries import DEFAULT_ORDER, visible_orders
 from app.graphql.orders.types import OrderFilter, OrderSort, OrderStatus
+from app.graphql.products.queries import DEFAULT_ORDER as PRODUCT_ORDER
 from app.graphql.products.types import ProductFilter, ProductSort
 from app.graphql.relay import to_global_id
+from app.graphql.users.queries import DEFAULT_ORDER as USER_ORDER
 from app.graphql.users.queries import visible_users
 from app.graphql.users.types import Role, UserFilter, UserSort
 from app.queries import orders as order_queries
@@ -77,12 +79,11 @@ def same(value: Any) -> Any:
 
 
 @dataclass(frozen=True, slots=True)
-class Kind:
-    """An exportable list: `/export/<name>.<format>`."""
+class Listing:
+    """What an export shares with its GraphQL connection: the inputs of `filter` and
+    `orderBy`, the sort keys and the order without orderBy, how the query layer turns a
+    filter into conditions, and who sees what."""
 
-    name: str
-    table: Table
-    fields: tuple[Field, ...]
     filter_input: type[Any]
     order_input: type[Any]
     sort_keys: dict[str, SortKey]
@@ -90,6 +91,43 @@ class Kind:
     conditions: Callable[[Any], list[ColumnElement[bool]]]
     restrict: Callable[[Viewer, Any], Any]
     """Narrows the filter to what the viewer may read, or raises (as the connection)."""
+
+    @classmethod
+    def of(
+        cls,
+        filter_input: type[Any],
+        order_input: type[Any],
+        queries: Queries,
+        default_order: Ordering,
+        restrict: Callable[[Viewer, Any], Any],
+    ) -> Listing:
+        """The listing of a query module (app.queries.<entity>)."""
+        return cls(
+            filter_input,
+            order_input,
+            queries.SORT_KEYS,
+            default_order,
+            queries.conditions,
+            restrict,
+        )
+
+
+class Queries(Protocol):
+    """What an app.queries module offers a listing."""
+
+    SORT_KEYS: dict[str, SortKey]
+
+    def conditions(self, where: Any, /) -> list[ColumnElement[bool]]: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    """An exportable list: `/export/<name>.<format>`."""
+
+    name: str
+    table: Table
+    fields: tuple[Field, ...]
+    listing: Listing
     lines_of: Table | None = None
     """For a kind whose rows are the children of the walked table (order lines)."""
 
@@ -141,25 +179,20 @@ def _timestamps(table: Table) -> tuple[Field, ...]:
     )
 
 
-def _unrestricted(viewer: Viewer, where: Any) -> Any:
+def _everyone(viewer: Viewer, where: Any) -> Any:
     return where
 
 
-_ORDERS = {
-    "table": orders,
-    "filter_input": OrderFilter,
-    "order_input": OrderSort,
-    "sort_keys": order_queries.SORT_KEYS,
-    "default_order": DEFAULT_ORDER,
-    "conditions": order_queries.conditions,
-    "restrict": visible_orders,
-}
+ORDERS = Listing.of(OrderFilter, OrderSort, order_queries, DEFAULT_ORDER, visible_orders)
+USERS = Listing.of(UserFilter, UserSort, user_queries, USER_ORDER, visible_users)
+PRODUCTS = Listing.of(ProductFilter, ProductSort, product_queries, PRODUCT_ORDER, _everyone)
 
 KINDS: dict[str, Kind] = {
     kind.name: kind
     for kind in (
         Kind(
             name="orders",
+            table=orders,
             fields=(
                 Field("id", orders.c.id, global_id("Order")),
                 Field("user.id", orders.c.user_id, global_id("User")),
@@ -167,12 +200,13 @@ KINDS: dict[str, Kind] = {
                 Field("total", orders.c.total, money),
                 *_timestamps(orders),
             ),
-            **_ORDERS,  # type: ignore[arg-type]
+            listing=ORDERS,
         ),
         Kind(
             # The lines of the orders that the same filter and orderBy select, in that
             # order, each order's lines in the order they were added.
             name="order-lines",
+            table=orders,
             fields=(
                 Field("order.id", order_items.c.order_id, global_id("Order")),
                 Field("id", order_items.c.id, global_id("OrderItem")),
@@ -183,7 +217,7 @@ KINDS: dict[str, Kind] = {
                 Field("unitPrice", order_items.c.unit_price, money),
             ),
             lines_of=order_items,
-            **_ORDERS,  # type: ignore[arg-type]
+            listing=ORDERS,
         ),
         Kind(
             name="users",
@@ -195,12 +229,7 @@ KINDS: dict[str, Kind] = {
                 Field("role", users.c.role, enum_name(Role)),
                 *_timestamps(users),
             ),
-            filter_input=UserFilter,
-            order_input=UserSort,
-            sort_keys=user_queries.SORT_KEYS,
-            default_order=Ordering(user_queries.SORT_KEYS["CREATED_AT"], descending=False),
-            conditions=user_queries.conditions,
-            restrict=visible_users,
+            listing=USERS,
         ),
         Kind(
             name="products",
@@ -214,12 +243,7 @@ KINDS: dict[str, Kind] = {
                 Field("stock", products.c.stock, same),
                 *_timestamps(products),
             ),
-            filter_input=ProductFilter,
-            order_input=ProductSort,
-            sort_keys=product_queries.SORT_KEYS,
-            default_order=Ordering(product_queries.SORT_KEYS["CREATED_AT"], descending=False),
-            conditions=product_queries.conditions,
-            restrict=_unrestricted,
+            listing=PRODUCTS,
         ),
     )
 }

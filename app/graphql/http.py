@@ -8,8 +8,6 @@ could not run (parse or validation errors); application/json always answers 200.
 from __future__ import annotations
 
 import asyncio
-import re
-import secrets
 from functools import cached_property
 from typing import Any
 
@@ -33,9 +31,10 @@ from app.graphql import multipart, sse
 from app.graphql.context import Context
 from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from app.loaders import Loaders
+from app.web.errors import domain_error_response, error_response
+from app.web.requests import request_id as request_id_of
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 JSON = "application/json"
 _MEDIA_TYPE = "og_media_type"
 
@@ -211,10 +210,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
-        request_id = request.headers.get("x-request-id", "")
-        if not _REQUEST_ID.fullmatch(request_id):
-            # Stored in the audit trail: only short, plain ids are taken as given.
-            request_id = secrets.token_hex(8)
+        request_id = request_id_of(request)
         if isinstance(response, Response):
             response.headers["x-request-id"] = request_id
         header_auth_error = None
@@ -408,19 +404,16 @@ class GraphQLApp(GraphQL[Context, None]):
                 if isinstance(exc, AuthenticationFailed)
                 else getattr(exc, "code", "BAD_REQUEST")
             )
-            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
-            response = Response(orjson.dumps(body), exc.status_code, media_type=JSON)
+            # The body every route beside this one answers too (app.web.errors).
+            response = error_response(code, exc.reason, exc.status_code)
             if exc.status_code == 405:
                 response.headers["allow"] = getattr(exc, "allow", "GET, POST")
-            if exc.status_code == 401:
-                response.headers["www-authenticate"] = 'Bearer error="invalid_token"'
             # A client waiting for 100 Continue has sent nothing: reading would invite it.
             expects_continue = request.headers.get("expect", "").lower() == "100-continue"
             if isinstance(exc, BodyTooLarge) and (expects_continue or not await limited.drain()):
                 response.headers["connection"] = "close"
         except ServiceUnavailable as exc:
-            body = {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}
-            response = Response(orjson.dumps(body), 503, media_type=JSON)
+            response = domain_error_response(exc)
         await response(scope, receive, send)
 
 

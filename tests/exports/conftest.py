@@ -86,6 +86,24 @@ def ndjson(response: httpx.Response) -> list[Any]:
     return [orjson.loads(line) for line in response.content.splitlines()]
 
 
+def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The one error of a download's answer, in the shape /graphql answers a request
+    that cannot run: {"errors": [{"message", "extensions": {"code", ...}}]}."""
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert list(body) == ["errors"], body
+    [error] = body["errors"]
+    assert set(error) == {"message", "extensions"}, error
+    assert isinstance(error, dict)
+    return error
+
+
+def code_of(response: httpx.Response, status: int) -> str:
+    code: str = error_of(response, status)["extensions"]["code"]
+    return code
+
+
 @pytest.fixture(scope="session")
 def redis_url() -> Iterator[str]:
     with find_redis() as url:

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from app.exports.formats import neutralised
-from tests.exports.conftest import Site, csv_rows, ndjson
+from tests.exports.conftest import Site, code_of, csv_rows, error_of, ndjson
 from tests.graphql.mutations import CREATE_PRODUCT
 
 ORDER_FIELDS = "id user { id } status total createdAt updatedAt version"
@@ -162,15 +162,16 @@ async def test_anonymous_callers_may_not_export_anything_but_products(
     site: Site, kind: str
 ) -> None:
     response = await site.download(f"/export/{kind}.csv")
-    assert response.status_code == 401
-    assert response.json()["code"] == "UNAUTHENTICATED"
+    assert code_of(response, 401) == "UNAUTHENTICATED"
     assert response.headers["www-authenticate"].startswith("Bearer")
 
 
 async def test_a_bad_token_is_401(site: Site) -> None:
     response = await site.download("/export/products.csv", "og_not-a-token")
-    assert response.status_code == 401
-    assert response.json() == {"code": "UNAUTHENTICATED", "message": "Unknown API token."}
+    assert error_of(response, 401) == {
+        "message": "Unknown API token.",
+        "extensions": {"code": "UNAUTHENTICATED"},
+    }
 
 
 @pytest.mark.parametrize(
@@ -189,16 +190,15 @@ async def test_a_bad_filter_is_400_with_the_code_and_message_graphql_gives(
     site: Site, filter: dict[str, Any]
 ) -> None:
     admin = await site.admin()
-    response = await site.download("/export/orders.csv", admin, filter=filter)
-    assert response.status_code == 400
+    exported = error_of(await site.download("/export/orders.csv", admin, filter=filter), 400)
     body = await site.graphql(
         "query($filter: OrderFilter) { orders(filter: $filter) { totalCount } }",
         admin,
         filter=filter,
     )
     [error] = body["errors"]
-    assert response.json()["code"] == error["extensions"]["code"] == "BAD_USER_INPUT"
-    assert response.json()["message"] == error["message"]
+    assert exported["extensions"]["code"] == error["extensions"]["code"] == "BAD_USER_INPUT"
+    assert exported["message"] == error["message"]
 
 
 async def test_a_bad_order_by_is_400_as_in_graphql(site: Site) -> None:
@@ -207,22 +207,38 @@ async def test_a_bad_order_by_is_400_as_in_graphql(site: Site) -> None:
     body = await site.graphql(
         "query($o: ProductSort) { products(orderBy: $o) { totalCount } }", o=order_by
     )
-    assert response.status_code == 400
     # The same problem; graphql-core names the variable as the document declares it.
-    assert response.json()["message"] == body["errors"][0]["message"].replace("$o", "$orderBy")
+    expected = body["errors"][0]["message"].replace("$o", "$orderBy")
+    assert error_of(response, 400)["message"] == expected
 
 
 async def test_a_filter_that_is_not_json_is_400(site: Site) -> None:
     response = await site.download("/export/products.csv", filter="{status: PAID}")
-    assert response.status_code == 400
-    assert response.json()["code"] == "BAD_USER_INPUT"
-    assert response.json()["field"] == "filter"
+    error = error_of(response, 400)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "filter"}
+    assert error["message"].startswith("`filter` must be JSON")
 
 
 async def test_an_unknown_export_is_404_and_names_those_there_are(site: Site) -> None:
     response = await site.download("/export/invoices.xlsx")
-    assert response.status_code == 404
-    assert "orders, order-lines, users, products" in response.json()["message"]
+    assert "orders, order-lines, users, products" in error_of(response, 404)["message"]
+
+
+@pytest.mark.parametrize("path", ["/export/orders.csv", "/export/orders.pdf"])
+async def test_an_unknown_query_parameter_is_refused_not_ignored(site: Site, path: str) -> None:
+    """A typo would otherwise download every order instead of the filtered ones."""
+    response = await site.download(path, await site.admin(), filters={"status": ["PAID"]})
+    error = error_of(response, 400)
+    assert error["extensions"] == {"code": "BAD_USER_INPUT", "field": "filters"}
+    assert error["message"].startswith("Unknown query parameter `filters`;")
+    assert "`filter` and `orderBy`" in error["message"]
+
+
+async def test_an_export_in_a_format_its_kind_lacks_is_404_and_names_those_it_has(
+    site: Site,
+) -> None:
+    response = await site.download("/export/users.pdf", await site.admin())
+    assert "users exports as csv, ndjson, json" in error_of(response, 404)["message"]
 
 
 TRICKY = [

@@ -13,7 +13,7 @@ import orjson
 
 from tests.conftest import token_for
 from tests.events.conftest import Server
-from tests.exports.conftest import SHORT_LINK_SECONDS, Site, csv_rows
+from tests.exports.conftest import SHORT_LINK_SECONDS, Site, code_of, csv_rows, error_of
 
 CREATE_LINK = """
 mutation($input: CreateExportLinkInput!) {
@@ -80,8 +80,7 @@ async def test_a_link_downloads_once_on_any_instance_without_a_header(site: Site
     assert len(csv_rows(opened)) > 1
 
     again = await open_link(url, site.a)
-    assert again.status_code == 410
-    assert again.json()["code"] == "LINK_USED"
+    assert code_of(again, 410) == "LINK_USED"
 
 
 async def test_a_link_is_good_for_export_link_seconds_only(site: Site) -> None:
@@ -89,8 +88,7 @@ async def test_a_link_is_good_for_export_link_seconds_only(site: Site) -> None:
     payload = await create_link(site, token, site.b, kind="ORDERS", format="JSON")
     await asyncio.sleep(float(SHORT_LINK_SECONDS) + 0.5)
     response = await open_link(payload["url"], site.a)
-    assert response.status_code == 410
-    assert response.json()["code"] == "LINK_EXPIRED"
+    assert code_of(response, 410) == "LINK_EXPIRED"
 
 
 def _reencoded(link: str, **changes: Any) -> str:
@@ -117,8 +115,7 @@ async def test_a_tampered_link_is_403_and_the_real_one_still_works(site: Site) -
     async with httpx.AsyncClient(timeout=30) as client:
         for bad in forged:
             response = await client.get(base, params={"link": bad})
-            assert response.status_code == 403, bad
-            assert response.json()["code"] == "LINK_INVALID"
+            assert code_of(response, 403) == "LINK_INVALID", bad
     assert (await open_link(url)).status_code == 200
 
 
@@ -126,10 +123,9 @@ async def test_a_link_for_one_export_opens_no_other_and_stays_good(site: Site) -
     token = await site.token(USER_EMAIL)
     url = await new_link(site, token, kind="ORDERS", format="CSV")
     for path in ("/export/orders.json", "/export/users.csv", "/export/order-lines.csv"):
-        response = await open_link(url, path=path)
-        assert response.status_code == 403, path
-        assert response.json()["code"] == "LINK_INVALID"
-        assert "/export/orders.csv" in response.json()["message"]
+        error = error_of(await open_link(url, path=path), 403)
+        assert error["extensions"]["code"] == "LINK_INVALID", path
+        assert "/export/orders.csv" in error["message"]
     assert (await open_link(url)).status_code == 200
 
 
@@ -141,8 +137,10 @@ async def test_a_link_of_a_token_revoked_since_is_refused(site: Site) -> None:
     for api_token in tokens["viewer"]["apiTokens"]:
         await site.data(REVOKE_TOKEN, await site.admin(), input={"id": api_token["id"]})
     response = await open_link(url, site.b)
-    assert response.status_code == 401
-    assert response.json() == {"code": "UNAUTHENTICATED", "message": "This API token was revoked."}
+    assert error_of(response, 401) == {
+        "message": "This API token was revoked.",
+        "extensions": {"code": "UNAUTHENTICATED"},
+    }
 
 
 async def test_a_link_carries_its_own_filter_and_refuses_another_in_the_url(site: Site) -> None:
@@ -153,8 +151,7 @@ async def test_a_link_carries_its_own_filter_and_refuses_another_in_the_url(site
             f"http://127.0.0.1:{site.a.port}/export/orders.csv",
             params={"link": link_of(url), "filter": "{}"},
         )
-    assert response.status_code == 400
-    assert response.json()["code"] == "BAD_USER_INPUT"
+    assert code_of(response, 400) == "BAD_USER_INPUT"
     assert (await open_link(url)).status_code == 200
 
 

@@ -8,6 +8,7 @@ import json
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -32,6 +33,7 @@ from app.services.users import NewUser, create_user
 from tests import postgres
 from tests.conftest import SMALL, Api, running_app, token_for
 from tests.dbtools import fetch_all
+from tests.exports.conftest import error_of
 from tests.helpers import gid
 
 BUYER_NAME = "Zoë Łódź 東京 김민준"
@@ -136,14 +138,6 @@ def text_of(response: httpx.Response) -> str:
 
 def pages_of(response: httpx.Response) -> list[str]:
     return [page.extract_text() for page in PdfReader(io.BytesIO(response.content)).pages]
-
-
-def error_of(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == "application/json"
-    [error] = response.json()["errors"]
-    assert isinstance(error, dict)
-    return error
 
 
 def invoice_path(shop: Shop) -> str:
@@ -282,7 +276,9 @@ async def test_report_totals_by_status_match_the_data(api: Api) -> None:
         assert f"Page {number} of {len(pages)}" in page
         if number > 1:
             assert "Created Order ID Buyer Status Units Total" in page
-    assert response.headers["content-disposition"] == 'attachment; filename="orders-report.pdf"'
+    today = datetime.now(UTC).date().isoformat()
+    assert response.headers["content-disposition"] == f'attachment; filename="orders-{today}.pdf"'
+    assert response.headers["cache-control"] == "private, no-store"
 
 
 async def test_report_shows_its_filter_and_only_matching_orders(api: Api) -> None:

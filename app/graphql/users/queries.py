@@ -16,6 +16,9 @@ from app.graphql.users.types import User, UserFilter, UserSort
 from app.queries import users
 from app.queries.keyset import Ordering
 
+# Oldest first: the connection's order without orderBy (and its export's).
+DEFAULT_ORDER = Ordering(users.SORT_KEYS["CREATED_AT"], descending=False)
+
 
 def visible_users(viewer: Viewer, where: users.UserWhere | None) -> users.UserWhere:
     """`where` narrowed to the users the viewer may read (the connection and exports)."""
@@ -31,7 +34,7 @@ class UserQuery:
         filter_input=UserFilter,
         order_input=UserSort,
         keys=users.SORT_KEYS,
-        default=Ordering(users.SORT_KEYS["CREATED_AT"], descending=False),
+        default=DEFAULT_ORDER,
         fetch_page=users.users_page,
         fetch_count=users.count_users,
         description="Users you may see, oldest first unless orderBy says otherwise: "
