@@ -40,6 +40,7 @@ from app.exports.kinds import KINDS, Kind
 from app.queries.keyset import Ordering, Position, Window
 from app.web.errors import answering
 from app.web.requests import LINK, caller_of, refuse_unknown_parameters
+from app.web.streams import until_gone
 
 log = logging.getLogger("app.exports")
 
@@ -205,19 +206,9 @@ class ExportResponse(StreamingResponse):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         Streams.active += 1
         try:
-            pump = asyncio.create_task(self._pump(send))
-            gone = asyncio.create_task(_disconnected(receive))
-            try:
-                await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
-            finally:
-                for task in (pump, gone):
-                    task.cancel()
-                await asyncio.gather(pump, gone, return_exceptions=True)
-            failure = None if pump.cancelled() else pump.exception()
-            if failure is not None and not isinstance(failure, OSError):
-                # Headers are out: the stream ends unfinished (no last chunk), which HTTP
-                # clients report as an error; the log says why.
-                log.error("export of %s failed", self.kind.name, exc_info=failure)
+            # Headers out, a failure ends the stream unfinished (no last chunk), which
+            # HTTP clients report as an error; the log says why.
+            await until_gone(self._pump(send), receive, log=log, what=f"export of {self.kind.name}")
         finally:
             Streams.active -= 1
 
@@ -228,11 +219,6 @@ class ExportResponse(StreamingResponse):
             async for chunk in chunks:
                 await send({"type": "http.response.body", "body": chunk, "more_body": True})
         await send({"type": "http.response.body", "body": b"", "more_body": False})
-
-
-async def _disconnected(receive: Receive) -> None:
-    while (await receive())["type"] != "http.disconnect":
-        pass
 
 
 def export_routes(schema: strawberry.Schema) -> list[Route]:

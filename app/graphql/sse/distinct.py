@@ -31,12 +31,12 @@ from app.graphql.sse.streams import (
     KEEPALIVE,
     StreamSlots,
     caller_of,
-    disconnected,
     message,
     payload,
     request_data,
     write,
 )
+from app.web.streams import until_gone
 
 if TYPE_CHECKING:
     from app.graphql.http import GraphQLApp
@@ -75,23 +75,15 @@ async def serve(
             await send({"type": "http.response.body", "body": b"", "more_body": True})
         except OSError:
             return  # gone already: the operation never started
-        pump = asyncio.create_task(
-            _pump(view, request, results, send, settings.sse_keepalive_seconds, context.request_id)
+        # Cancelling the pump closes the operation's generator, which leaves the broker
+        # and returns what it holds.
+        outcome = await until_gone(
+            _pump(view, request, results, send, settings.sse_keepalive_seconds, context.request_id),
+            receive,
+            log=_log,
+            what="event stream",
         )
-        gone = asyncio.create_task(disconnected(receive))
-        try:
-            await asyncio.wait({pump, gone}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in (pump, gone):
-                task.cancel()
-            # Cancelling the pump closes the operation's generator, which leaves the
-            # broker and returns what it holds.
-            await asyncio.gather(pump, gone, return_exceptions=True)
-        failure = None if pump.cancelled() else pump.exception()
-        if failure is not None and not isinstance(failure, OSError):
-            # A bug, not a client that left: the stream just ends, the log says why.
-            _log.error("event stream failed", exc_info=failure)
-        if pump.done() and not pump.cancelled() and failure is None:
+        if outcome.finished:
             with contextlib.suppress(OSError):
                 await send({"type": "http.response.body", "body": b"", "more_body": False})
 

@@ -54,12 +54,12 @@ from app.graphql.sse.streams import (
     StreamSlots,
     accepts,
     caller_of,
-    disconnected,
     message,
     payload,
     request_data,
     wants_event_stream,
 )
+from app.web.streams import until_gone
 
 if TYPE_CHECKING:
     from app.graphql.http import GraphQLApp
@@ -191,23 +191,14 @@ async def _stream(
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         # Some browsers show nothing of a stream until its first bytes.
         await send({"type": "http.response.body", "body": KEEPALIVE, "more_body": True})
-        writer = asyncio.create_task(
-            _write(reservation.outbox, send, context.settings.sse_keepalive_seconds)
+        outcome = await until_gone(
+            _write(reservation.outbox, send, context.settings.sse_keepalive_seconds),
+            receive,
+            log=_log,
+            what="event stream",
+            also=(reservation.ended.wait(),),
         )
-        gone = asyncio.create_task(disconnected(receive))
-        ended = asyncio.create_task(reservation.ended.wait())
-        tasks = {writer, gone, ended}
-        try:
-            await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
-        failure = None if writer.cancelled() else writer.exception()
-        if failure is not None and not isinstance(failure, OSError):
-            # A bug, not a client that left: the stream just ends, the log says why.
-            _log.error("event stream failed", exc_info=failure)
-        client_left = (gone.done() and not gone.cancelled()) or isinstance(failure, OSError)
+        client_left = outcome.client_left
     except OSError:
         pass  # the client left before the stream began
     finally:

@@ -12,7 +12,7 @@ import orjson
 from cross_web import HTTPException
 from graphql import GraphQLError
 from starlette.requests import Request
-from starlette.types import Receive, Send
+from starlette.types import Send
 from strawberry.http import GraphQLRequestData
 from strawberry.schema.exceptions import CannotGetOperationTypeError, InvalidOperationTypeError
 from strawberry.types import ExecutionResult
@@ -131,9 +131,3 @@ def request_error(error: GraphQLError, *, request_id: str) -> GraphQLError:
 
 async def write(send: Send, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body, "more_body": True})
-
-
-async def disconnected(receive: Receive) -> None:
-    # The body has been read: what the server sends next is the client going away.
-    while (await receive())["type"] != "http.disconnect":
-        pass
