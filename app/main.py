@@ -40,6 +40,7 @@ from app.exports.routes import Streams
 from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
 from app.graphql.sse import Reservations
+from app.privacy.routes import privacy_routes
 from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
 
@@ -135,6 +136,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Route("/metrics", metrics),
             *export_routes(schema),
             *invoice_routes(),
+            *privacy_routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -17,7 +17,7 @@ from typing import Any, TypeGuard
 
 import jwt
 from cachetools import TTLCache
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.api_tokens import PREFIX, find_token
@@ -30,6 +30,7 @@ from app.auth.identities import (
 )
 from app.auth.viewer import ANONYMOUS, Viewer
 from app.db.engine import connect, transaction
+from app.db.erasures import erased_users
 from app.db.identity import api_tokens
 from app.db.users import users
 from app.errors import Unauthenticated
@@ -222,8 +223,8 @@ def _unexpired(viewer: Viewer) -> Viewer:
 
 
 async def current_viewer(conn: AsyncConnection, viewer: Viewer) -> Viewer:
-    """The viewer with their role as it is now. A user deleted since their token was
-    checked is refused.
+    """The viewer with their role as it is now. A user deleted or erased since their
+    token was checked is refused.
 
     Their row is locked FOR NO KEY UPDATE (what SQLAlchemy's `key_share=True` without
     `read=True` sends) until the transaction ends: it can be neither deleted nor given
@@ -231,7 +232,13 @@ async def current_viewer(conn: AsyncConnection, viewer: Viewer) -> Viewer:
     if viewer.user_id is None:
         return viewer
     role = await conn.scalar(
-        select(users.c.role).where(users.c.id == viewer.user_id).with_for_update(key_share=True)
+        select(users.c.role)
+        .where(
+            users.c.id == viewer.user_id,
+            # An erased user's row stays (their orders keep an owner); they are gone.
+            ~exists().where(erased_users.c.user_id == users.c.id),
+        )
+        .with_for_update(key_share=True, of=users)
     )
     if role is None:
         raise Unauthenticated("The user this credential belongs to no longer exists.")

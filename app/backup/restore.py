@@ -22,9 +22,19 @@ from app.backup import crypto, pg
 from app.backup.binaries import PgTool, find_tool
 from app.backup.container import read_header
 from app.backup.dump import COPY_BUFFER
-from app.backup.erasures import Erasure, check_reappliable, read_ledger, reapply_erasures
+from app.backup.erasures import (
+    Erasure,
+    check_reappliable,
+    read_ledger,
+    reapply_erasures,
+    register_reapplier,
+)
 from app.backup.manifest import Manifest
 from app.errors import BackupError
+from app.privacy.erasure import reapply_erasure
+
+# Restoring an old backup erases again whoever was erased since (app.privacy.erasure).
+register_reapplier(reapply_erasure)
 
 # A fresh PostgreSQL 15+ database's public schema, as --force leaves it before restoring.
 RECREATE_PUBLIC = (

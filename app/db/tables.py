@@ -1,6 +1,7 @@
 """Every table, imported once so the metadata is complete (Alembic and tests use it)."""
 
 from app.db.audit import audit_events
+from app.db.erasures import erased_users
 from app.db.events import events, outbox
 from app.db.identity import api_tokens
 from app.db.metadata import metadata
@@ -13,6 +14,7 @@ from app.db.users import users
 __all__ = [
     "api_tokens",
     "audit_events",
+    "erased_users",
     "events",
     "metadata",
     "order_items",

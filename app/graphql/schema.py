@@ -26,6 +26,7 @@ from app.graphql.operation import OperationContext
 from app.graphql.orders.bulk import OrderBulkMutation
 from app.graphql.orders.mutations import OrderMutation
 from app.graphql.orders.queries import OrderQuery
+from app.graphql.privacy.mutations import PrivacyMutation
 from app.graphql.products.bulk import ProductBulkMutation
 from app.graphql.products.mutations import ProductMutation
 from app.graphql.products.queries import ProductQuery
@@ -53,6 +54,7 @@ class Mutation(
     OrderBulkMutation,
     ExportMutation,
     ImportMutation,
+    PrivacyMutation,
 ):
     pass
 
