@@ -10,7 +10,8 @@ out batch by batch. What it holds about the person: their profile, identity bind
 token metadata (never the hash), their orders with items, the audit events about them
 (their user, tokens and orders) and by them, and the events of the event log about them
 (their user and their orders). Nothing about anyone else: an audit event they made about
-someone else's record (an admin's work) keeps its action, entity and time, not its values.
+someone else's record (an admin's work) keeps its action, entity and time, not its values;
+one someone else made about theirs keeps what was done, not who did it or from where.
 """
 
 from __future__ import annotations
@@ -146,6 +147,9 @@ async def _audit(
             if row.entity_id not in own:
                 # Their action on someone else's record: what and when, not its values.
                 record["changes"] = None
+            if row.actor_id != user_id:
+                # Someone else's action on theirs (an admin's): what, not who or from where.
+                record.update(actor_id=None, client_addr=None, user_agent=None)
             page.append(record)
         yield page
 
