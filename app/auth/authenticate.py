@@ -238,7 +238,7 @@ async def current_viewer(conn: AsyncConnection, viewer: Viewer) -> Viewer:
             # An erased user's row stays (their orders keep an owner); they are gone.
             ~exists().where(erased_users.c.user_id == users.c.id),
         )
-        .with_for_update(key_share=True, of=users)
+        .with_for_update(key_share=True)
     )
     if role is None:
         raise Unauthenticated("The user this credential belongs to no longer exists.")
