@@ -22,7 +22,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import orjson
-from sqlalchemy import Select, and_, or_, select, tuple_
+from sqlalchemy import and_, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth.api_tokens import TOKEN_COLUMNS
@@ -138,20 +138,26 @@ async def _audit(
 ) -> AsyncIterator[list[dict[str, Any]]]:
     about = audit_events.c.entity_id.in_(list(own))
     stmt = select(audit_events).where(or_(about, audit_events.c.actor_id == user_id))
-    async for rows in _keyset(
-        conn, stmt, (audit_events.c.occurred_at, audit_events.c.id), batch=batch
-    ):
-        page = []
-        for row in rows:
-            record = dict(row._mapping)
-            if row.entity_id not in own:
-                # Their action on someone else's record: what and when, not its values.
-                record["changes"] = None
-            if row.actor_id != user_id:
-                # Someone else's action on theirs (an admin's): what, not who or from where.
-                record.update(actor_id=None, client_addr=None, user_agent=None)
-            page.append(record)
-        yield page
+    key = (audit_events.c.occurred_at, audit_events.c.id)
+    after: tuple[Any, Any] | None = None
+    while True:
+        page = stmt if after is None else stmt.where(tuple_(*key) > after)
+        rows = (await conn.execute(page.order_by(*key).limit(batch))).all()
+        if not rows:
+            return
+        yield [_audit_record(row, user_id, own) for row in rows]
+        after = (rows[-1].occurred_at, rows[-1].id)
+
+
+def _audit_record(row: Any, user_id: uuid.UUID, own: set[uuid.UUID]) -> dict[str, Any]:
+    record = dict(row._mapping)
+    if row.entity_id not in own:
+        # Their action on someone else's record: what and when, not its values.
+        record["changes"] = None
+    if row.actor_id != user_id:
+        # Someone else's action on theirs (an admin's): what, not who or from where.
+        record.update(actor_id=None, client_addr=None, user_agent=None)
+    return record
 
 
 async def _events(
@@ -175,19 +181,6 @@ async def _events(
             return
         yield [dict(row._mapping) for row in rows]
         position = rows[-1].position
-
-
-async def _keyset(
-    conn: AsyncConnection, stmt: Select[Any], key: tuple[Any, Any], *, batch: int
-) -> AsyncIterator[list[Any]]:
-    after: tuple[Any, Any] | None = None
-    while True:
-        page = stmt if after is None else stmt.where(tuple_(*key) > after)
-        rows = (await conn.execute(page.order_by(*key).limit(batch))).all()
-        if not rows:
-            return
-        yield list(rows)
-        after = (rows[-1].occurred_at, rows[-1].id)
 
 
 def _array(records: Iterable[dict[str, Any]]) -> bytes:
