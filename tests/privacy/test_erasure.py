@@ -139,7 +139,7 @@ async def test_erasure_stops_every_way_in_and_scrubs_the_records(papi: Api) -> N
     for url in (token_link.removeprefix("http://test"), f"/privacy/export?link={jwt_link}"):
         response = await papi.client.get(url)
         assert response.status_code == 401, response.text
-        assert response.json()["code"] == "UNAUTHENTICATED"
+        assert response.json()["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert (
         await fetch_value(
             papi.url,

@@ -137,17 +137,17 @@ async def test_an_export_link_works_once_and_only_for_its_purpose(papi: Api) -> 
     await download(papi, url)
     again = await papi.client.get(url.removeprefix("http://test"))
     assert again.status_code == 410
-    assert again.json()["code"] == "LINK_USED"
+    assert again.json()["errors"][0]["extensions"]["code"] == "LINK_USED"
     bare = await papi.client.get("/privacy/export")
     assert bare.status_code == 400
-    assert bare.json()["field"] == "link"
+    assert bare.json()["errors"][0]["extensions"]["field"] == "link"
     export = await papi.data(
         "mutation { createExportLink(input: {kind: ORDERS, format: JSON}) { url } }"
     )
     token = export["createExportLink"]["url"].split("?link=")[1]
     wrong = await papi.client.get(f"/privacy/export?link={token}")
     assert wrong.status_code == 403
-    assert wrong.json()["code"] == "LINK_INVALID"
+    assert wrong.json()["errors"][0]["extensions"]["code"] == "LINK_INVALID"
 
 
 async def test_only_admins_export_someone_else(papi: Api) -> None:
