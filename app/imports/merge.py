@@ -44,6 +44,37 @@ def _json(entity: Entity, name: str, alias: str) -> str:
     return f"to_jsonb({ref})"
 
 
+def _value(entity: Entity, name: str, alias: str) -> str:
+    """A column as services.audit.plain has it, for to_jsonb of a record: decimals and
+    enums as text."""
+    column = entity.table.c[name]
+    ref = f"{alias}.{quoted(name)}"
+    return f"({ref})::text" if isinstance(column.type, Numeric | SAEnum) else ref
+
+
+def _record_json(pairs: list[tuple[str, str]]) -> str:
+    """A JSON object of (key, SQL value) pairs, as to_jsonb of a row: several times faster
+    than jsonb_build_object, which looks up each argument's type on every call."""
+    fields = ", ".join(f"{value} AS {quoted(key)}" for key, value in pairs)
+    return f"(SELECT to_jsonb(r) FROM (SELECT {fields}) r)"
+
+
+def _created_changes(entity: Entity, alias: str) -> str:
+    """services.audit.diff(None, row): {field: {before: null, after}} for each field that
+    is not null."""
+    pairs = [
+        (f, f"(SELECT x FROM (SELECT NULL AS before, {_value(entity, f, alias)} AS after) x)")
+        for f in entity.fields
+    ]
+    nullable = [f for f in entity.fields if entity.table.c[f].nullable]
+    if not nullable:
+        return _record_json(pairs)
+    nulls = ", ".join(
+        f"CASE WHEN {alias}.{quoted(f)} IS NULL THEN {literal(f)} END" for f in nullable
+    )
+    return f"({_record_json(pairs)} - array_remove(ARRAY[{nulls}]::text[], NULL))"
+
+
 def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
     """The statement for lines $1 <= line < $2; $3..$7 are the actor's id, kind, request
     id, address and user agent."""
@@ -77,11 +108,12 @@ def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
     diffs = ", ".join(
         f"({literal(f)}, {_old_json(entity, f)}, {_json(entity, f, 'c')})" for f in entity.fields
     )
-    changes = (
+    diff = (
         f"(SELECT coalesce(jsonb_object_agg(v.f, jsonb_build_object('before', v.b, "
         f"'after', v.a)), '{{}}'::jsonb) FROM (VALUES {diffs}) AS v(f, b, a) "
         f"WHERE v.b IS DISTINCT FROM v.a)"
     )
+    changes = f"CASE WHEN c.created THEN {_created_changes(entity, 'c')} ELSE {diff} END"
     changed_names = [
         f"CASE WHEN {quoted('old_' + f)} IS DISTINCT FROM {quoted(f)} THEN {literal(f)} END"
         for f in entity.fields
@@ -91,7 +123,7 @@ def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
         f"array_remove(ARRAY[{', '.join([*changed_names, *entity.extra_changed])}]::text[], "
         f"NULL) END"
     )
-    data = ", ".join(f"{literal(n)}, {_json(entity, n, 'c')}" for n in record_columns)
+    data = _record_json([(n, _value(entity, n, "c")) for n in record_columns])
     topic = literal(entity.topic)
     lost = (
         f", (SELECT array_agg(g.line) FROM good g WHERE NOT EXISTS "
@@ -117,7 +149,7 @@ def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
         f"events AS (INSERT INTO outbox (topic, type, entity_id, owner_id, changed_fields, "
         f"data) SELECT {topic}, CASE WHEN c.created THEN 'CREATED' ELSE 'UPDATED' END, c.id, "
         f"{'c.id' if entity.owned else 'NULL::uuid'}, c.fields, "
-        f"jsonb_build_object({data}) FROM changes c) "
+        f"{data} FROM changes c) "
         f"SELECT (SELECT count(*) FROM good) AS good, "
         f"count(*) FILTER (WHERE created) AS created, "
         f"count(*) FILTER (WHERE NOT created) AS updated, "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -43,6 +44,8 @@ class ImportResult:
     written: bool = False  # False: rejected, refused or a dry run; nothing was written
     # Field-cache tags the import touched, to bump once it has committed.
     tags: set[str] = field(default_factory=set)
+    # Seconds per stage ("load": parse and COPY, "check", "merge"), for the benchmark.
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 async def import_csv(
@@ -79,10 +82,13 @@ async def import_csv(
     try:
         staging = Staging(raw, entity=entity, columns=reader.header(), rules=rules)
         await staging.create()
+        started = time.perf_counter()
         await _load(staging, reader, report, size)
         result.rows = reader.rows
         await staging.add_errors(reader.errors)
+        result.timings["load"] = time.perf_counter() - started
         await staging.check(mode=mode)
+        result.timings["check"] = time.perf_counter() - started - result.timings["load"]
     except BadFile as exc:
         result.errors = exc.errors
         return result
@@ -93,7 +99,9 @@ async def import_csv(
         result.errors = await staging.listed(MAX_LISTED_ERRORS)
         return result
     await raw.execute("SAVEPOINT og_import")
+    started = time.perf_counter()
     batches = await _merge(staging, actor=actor, mode=mode, report=report)
+    result.timings["merge"] = time.perf_counter() - started
     lost = [line for batch in batches for line in batch.lost_lines]
     if lost:
         # A key another writer inserted after the check: the row failed after all.

@@ -11,6 +11,7 @@ from app.errors import InvalidInput
 from app.services.products import NewProduct
 from app.services.validation import validate
 from tests.conftest import Api
+from tests.graphql.mutations import CREATE_PRODUCT
 from tests.dbtools import fetch_all, fetch_value
 from tests.imports.uploads import IMPORT_USERS, upload
 
@@ -212,3 +213,32 @@ async def test_users_import_normalises_emails_as_create_user_does(wapi: Api) -> 
         "WHERE email = 'ann@example.com'",
     )
     assert [tuple(r) for r in row] == [("admin", True)]
+
+
+async def test_imported_audit_record_and_event_are_shaped_as_the_mutation_writes_them(
+    wapi: Api,
+) -> None:
+    """The merge builds audit `changes` and event `data` in SQL: byte for byte what
+    createProduct writes, apart from the row's own id, sku and times."""
+    await wapi.data(
+        CREATE_PRODUCT,
+        {"input": {"sku": "MUT-1", "name": "Oak desk", "description": "", "price": "199.9",
+                   "stock": 3}},
+    )  # fmt: skip
+    await upload(wapi, b"sku,name,description,price,stock\nimp-1,Oak desk,,199.9,3\n")
+    rows = await fetch_all(
+        wapi.url,
+        "SELECT p.sku, a.changes, o.data FROM products p "
+        "JOIN audit_events a ON a.entity_id = p.id "
+        "JOIN (SELECT entity_id, data FROM outbox UNION ALL SELECT entity_id, data FROM events) "
+        "o ON o.entity_id = p.id WHERE p.sku IN ('MUT-1', 'IMP-1') ORDER BY p.sku",
+    )
+    (_, imported_changes, imported_data), (_, mutation_changes, mutation_data) = rows
+    assert imported_changes.pop("sku") == {"before": None, "after": "IMP-1"}
+    assert mutation_changes.pop("sku") == {"before": None, "after": "MUT-1"}
+    assert imported_changes == mutation_changes
+    own = {"id", "sku", "created_at", "updated_at"}
+    assert set(imported_data) == set(mutation_data)
+    assert {k: v for k, v in imported_data.items() if k not in own} == {
+        k: v for k, v in mutation_data.items() if k not in own
+    }
