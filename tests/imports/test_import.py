@@ -11,8 +11,8 @@ from app.errors import InvalidInput
 from app.services.products import NewProduct
 from app.services.validation import validate
 from tests.conftest import Api
-from tests.graphql.mutations import CREATE_PRODUCT
 from tests.dbtools import fetch_all, fetch_value
+from tests.graphql.mutations import CREATE_PRODUCT
 from tests.imports.uploads import IMPORT_USERS, upload
 
 GOOD = b"sku,name,price,stock\nimp-1,Oak desk,199.90,3\nimp-2,Lamp,19,0\n"
