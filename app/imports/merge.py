@@ -77,7 +77,7 @@ def _created_changes(entity: Entity, alias: str) -> str:
 
 def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
     """The statement for lines $1 <= line < $2; $3..$7 are the actor's id, kind, request
-    id, address and user agent."""
+    id, address and user agent; to upsert, $8 the ids lock_statement locked."""
     entity = staging.entity
     table, key = entity.table.name, quoted(entity.key)
     columns = staging.columns
@@ -96,15 +96,21 @@ def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
             f"ON CONFLICT ({key}) DO UPDATE SET {sets}, version = t.version + 1, "
             f"updated_at = now() WHERE ROW({mine}) IS DISTINCT FROM ROW({theirs})"
         )
-        # The rows were locked by lock_statement, so this snapshot is what gets updated.
+        # Only new rows and those lock_statement found changed and locked ($8) are
+        # written: a row the file leaves as it is never reaches ON CONFLICT, which would
+        # lock it. The locked rows' snapshot is what gets updated, so `before` is right.
         before = (
-            f"before AS (SELECT t.* FROM {table} t WHERE t.{key} IN (SELECT {key} FROM good)), "
+            f"fresh AS (SELECT g.* FROM good g LEFT JOIN {table} t ON t.{key} = g.{key} "
+            f"WHERE t.id IS NULL OR t.id IN (SELECT unnest($8::uuid[]))), "
+            f"before AS (SELECT t.* FROM {table} t WHERE t.id IN (SELECT unnest($8::uuid[]))), "
         )
+        source = "fresh"
         joined = "LEFT JOIN before b ON b.id = w.id"
     else:
         conflict = f"ON CONFLICT ({key}) DO NOTHING"
         before = ""
         joined = f"LEFT JOIN {table} b ON false"
+        source = "good"
     diffs = ", ".join(
         f"({literal(f)}, {_old_json(entity, f)}, {_json(entity, f, 'c')})" for f in entity.fields
     )
@@ -137,7 +143,7 @@ def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
         f"(SELECT 1 FROM {staging.errors} e WHERE e.line = s.line)), "
         f"{before}"
         f"written AS (INSERT INTO {table} AS t ({', '.join(inserted)}) "
-        f"SELECT {', '.join(values)} FROM good {conflict} "
+        f"SELECT {', '.join(values)} FROM {source} {conflict} "
         f"RETURNING {returning}, (t.xmax = 0) AS created), "
         f"changed AS (SELECT w.*, {olds} FROM written w {joined}), "
         f"changes AS (SELECT c.*, {fields} AS fields FROM changed c), "
@@ -161,15 +167,22 @@ def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
 
 
 def lock_statement(staging: Staging) -> str:
-    """Lock the rows lines $1 <= line < $2 name, in id order (as placeOrder locks
+    """Lock the rows that lines $1 <= line < $2 change, in id order (as placeOrder locks
     products), before the merge reads them: what it audits as `before` is then what it
-    updates."""
+    updates. The rows the file leaves as they are are compared, not locked: their import
+    is a no-op that reads them, as if it had run before any later writer."""
     entity = staging.entity
     key = quoted(entity.key)
+    updated = [name for name in staging.columns if name != entity.key]
+    typed = ", ".join(f"{staging.typed(name)} AS {quoted(name)}" for name in staging.columns)
+    mine = ", ".join(f"t.{quoted(n)}" for n in updated)
+    theirs = ", ".join(f"g.{quoted(n)}" for n in updated)
+    differs = f"ROW({mine}) IS DISTINCT FROM ROW({theirs})" if updated else "false"
     return (
-        f"SELECT t.id FROM {entity.table.name} t WHERE t.{key} IN "
-        f"(SELECT {staging.typed(entity.key)} FROM {staging.rows} s "
-        f"WHERE s.line >= $1 AND s.line < $2) ORDER BY t.id FOR UPDATE"
+        f"SELECT t.id FROM {entity.table.name} t JOIN (SELECT {typed} FROM {staging.rows} s "
+        f"WHERE s.line >= $1 AND s.line < $2 AND NOT EXISTS "
+        f"(SELECT 1 FROM {staging.errors} e WHERE e.line = s.line)) g ON t.{key} = g.{key} "
+        f"WHERE {differs} ORDER BY t.id FOR UPDATE OF t"
     )
 
 
@@ -180,8 +193,7 @@ def _old_json(entity: Entity, name: str) -> str:
 async def merge_batch(
     staging: Staging, statement: str, lock: str | None, *, actor: Actor, lines: tuple[int, int]
 ) -> BatchResult:
-    if lock is not None:
-        await staging.raw.execute(lock, *lines)
+    locked = [] if lock is None else [[r[0] for r in await staging.raw.fetch(lock, *lines)]]
     row: Any = await staging.raw.fetchrow(
         statement,
         lines[0],
@@ -191,6 +203,7 @@ async def merge_batch(
         actor.meta.request_id,
         actor.meta.client_addr,
         actor.meta.user_agent,
+        *locked,
     )
     updated_ids = row["updated_ids"] or []
     updated_fields = row["updated_fields"] or []

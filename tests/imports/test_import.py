@@ -242,3 +242,17 @@ async def test_imported_audit_record_and_event_are_shaped_as_the_mutation_writes
     assert {k: v for k, v in imported_data.items() if k not in own} == {
         k: v for k, v in mutation_data.items() if k not in own
     }
+
+
+async def test_upsert_leaves_unchanged_rows_unlocked_and_unwritten(wapi: Api) -> None:
+    """A row the file leaves as it is is compared before any lock: no tuple lock (which
+    would dirty its page and hold up other writers), no new version."""
+    await upload(wapi, GOOD)
+    before = await fetch_all(wapi.url, "SELECT sku, ctid::text, xmax::text FROM products "
+                             "WHERE sku LIKE 'IMP-%' ORDER BY sku")  # fmt: skip
+    payload = await upload(wapi, b"sku,name,price,stock\nimp-1,Oak desk,199.90,3\n", mode="UPSERT")
+    assert (payload["created"], payload["updated"], payload["unchanged"]) == (0, 0, 1)
+    after = await fetch_all(wapi.url, "SELECT sku, ctid::text, xmax::text FROM products "
+                            "WHERE sku LIKE 'IMP-%' ORDER BY sku")  # fmt: skip
+    assert [tuple(r) for r in after] == [tuple(r) for r in before]
+    assert after[0][2] == "0"
