@@ -25,6 +25,8 @@ from app.services.bulk import ErrorPolicy
 # Rows per COPY from the reader, and staged lines per merge statement.
 COPY_ROWS = 10_000
 MERGE_LINES = 50_000
+# For the import's transaction: a merge batch's CTEs in memory (about 300 bytes a row).
+WORK_MEM = "64MB"
 # Problems listed in a result (`failed` counts them all).
 MAX_LISTED_ERRORS = 1000
 
@@ -72,6 +74,8 @@ async def import_csv(
     # that the driver-level statements below (COPY, temporary tables) are in it.
     await conn.execute(text("SELECT 1"))
     raw: Any = (await conn.get_raw_connection()).driver_connection
+    # A merge batch's CTEs hold its rows; with the default 4MB they spill to temp files.
+    await raw.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     result = ImportResult(dry_run=dry_run)
     report = progress or (lambda phase, done, total: None)
     try:
