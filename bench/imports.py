@@ -130,6 +130,7 @@ async def run(server: str, rows: int) -> None:
                 f"{like / seconds:7.2f}x"
             )
         print("stages (seconds): load = parse + COPY to staging, check = the rules in SQL,")
+        print("match = upsert: which lines change their row (one join),")
         print("merge = products, audit records and events, commit")
         for label, _, timings in runs:
             print(f"  {label:42} " + "  ".join(f"{k} {v:.1f}" for k, v in timings.items()))

@@ -77,7 +77,7 @@ def _created_changes(entity: Entity, alias: str) -> str:
 
 def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
     """The statement for lines $1 <= line < $2; $3..$7 are the actor's id, kind, request
-    id, address and user agent; to upsert, $8 the ids lock_statement locked."""
+    id, address and user agent."""
     entity = staging.entity
     table, key = entity.table.name, quoted(entity.key)
     columns = staging.columns
@@ -96,13 +96,14 @@ def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
             f"ON CONFLICT ({key}) DO UPDATE SET {sets}, version = t.version + 1, "
             f"updated_at = now() WHERE ROW({mine}) IS DISTINCT FROM ROW({theirs})"
         )
-        # Only new rows and those lock_statement found changed and locked ($8) are
-        # written: a row the file leaves as it is never reaches ON CONFLICT, which would
-        # lock it. The locked rows' snapshot is what gets updated, so `before` is right.
+        # A line that leaves its row as it is (Staging.match) is not written: it never
+        # reaches ON CONFLICT, which would lock the row. The rows it changes were locked
+        # by lock_statement, so this snapshot is what gets updated: `before` is right.
         before = (
-            f"fresh AS (SELECT g.* FROM good g LEFT JOIN {table} t ON t.{key} = g.{key} "
-            f"WHERE t.id IS NULL OR t.id IN (SELECT unnest($8::uuid[]))), "
-            f"before AS (SELECT t.* FROM {table} t WHERE t.id IN (SELECT unnest($8::uuid[]))), "
+            f"fresh AS (SELECT g.* FROM good g WHERE NOT EXISTS (SELECT 1 FROM "
+            f"{staging.matched} m WHERE m.line = g.line AND m.same)), "
+            f"before AS (SELECT t.* FROM {table} t WHERE t.id IN (SELECT m.id FROM "
+            f"{staging.matched} m WHERE m.line >= $1 AND m.line < $2 AND NOT m.same)), "
         )
         source = "fresh"
         joined = "LEFT JOIN before b ON b.id = w.id"
@@ -169,20 +170,12 @@ def merge_statement(staging: Staging, *, mode: ImportMode) -> str:
 def lock_statement(staging: Staging) -> str:
     """Lock the rows that lines $1 <= line < $2 change, in id order (as placeOrder locks
     products), before the merge reads them: what it audits as `before` is then what it
-    updates. The rows the file leaves as they are are compared, not locked: their import
-    is a no-op that reads them, as if it had run before any later writer."""
-    entity = staging.entity
-    key = quoted(entity.key)
-    updated = [name for name in staging.columns if name != entity.key]
-    typed = ", ".join(f"{staging.typed(name)} AS {quoted(name)}" for name in staging.columns)
-    mine = ", ".join(f"t.{quoted(n)}" for n in updated)
-    theirs = ", ".join(f"g.{quoted(n)}" for n in updated)
-    differs = f"ROW({mine}) IS DISTINCT FROM ROW({theirs})" if updated else "false"
+    updates. The rows the file leaves as they are (Staging.match) are not locked: their
+    import is a no-op that read them, as if it had run before any later writer."""
     return (
-        f"SELECT t.id FROM {entity.table.name} t JOIN (SELECT {typed} FROM {staging.rows} s "
-        f"WHERE s.line >= $1 AND s.line < $2 AND NOT EXISTS "
-        f"(SELECT 1 FROM {staging.errors} e WHERE e.line = s.line)) g ON t.{key} = g.{key} "
-        f"WHERE {differs} ORDER BY t.id FOR UPDATE OF t"
+        f"SELECT t.id FROM {staging.entity.table.name} t WHERE t.id IN (SELECT m.id FROM "
+        f"{staging.matched} m WHERE m.line >= $1 AND m.line < $2 AND NOT m.same) "
+        f"ORDER BY t.id FOR UPDATE"
     )
 
 
@@ -193,7 +186,8 @@ def _old_json(entity: Entity, name: str) -> str:
 async def merge_batch(
     staging: Staging, statement: str, lock: str | None, *, actor: Actor, lines: tuple[int, int]
 ) -> BatchResult:
-    locked = [] if lock is None else [[r[0] for r in await staging.raw.fetch(lock, *lines)]]
+    if lock is not None:
+        await staging.raw.execute(lock, *lines)
     row: Any = await staging.raw.fetchrow(
         statement,
         lines[0],
@@ -203,7 +197,6 @@ async def merge_batch(
         actor.meta.request_id,
         actor.meta.client_addr,
         actor.meta.user_agent,
-        *locked,
     )
     updated_ids = row["updated_ids"] or []
     updated_fields = row["updated_fields"] or []

@@ -46,7 +46,7 @@ class ImportResult:
     written: bool = False  # False: rejected, refused or a dry run; nothing was written
     # Field-cache tags the import touched, to bump once it has committed.
     tags: set[str] = field(default_factory=set)
-    # Seconds per stage ("load": parse and COPY, "check", "merge"), for the benchmark.
+    # Seconds per stage ("load": parse and COPY, "check", "match" to upsert, "merge").
     timings: dict[str, float] = field(default_factory=dict)
 
 
@@ -102,6 +102,10 @@ async def import_csv(
     if result.failed and error_policy is ErrorPolicy.REJECT_EVERYTHING:
         result.errors = await staging.listed(MAX_LISTED_ERRORS)
         return result
+    started = time.perf_counter()
+    if mode is ImportMode.UPSERT:
+        await staging.match()
+        result.timings["match"] = time.perf_counter() - started
     await raw.execute("SAVEPOINT og_import")
     started = time.perf_counter()
     batches = await _merge(staging, actor=actor, mode=mode, report=report)

@@ -41,6 +41,7 @@ class Staging:
         # named a table dropped since would fail.
         self.rows = f"import_rows_{suffix}"
         self.errors = f"import_errors_{suffix}"
+        self.matched = f"import_matched_{suffix}"
 
     def position(self, column: str | None) -> int:
         return self.columns.index(column) + 1 if column in self.columns else 0
@@ -122,6 +123,24 @@ class Staging:
                 f"FROM keyed JOIN {table} t ON t.{key_col} = keyed.k"
             )
         await self.raw.execute(f"CREATE INDEX ON {self.errors} (line); ANALYZE {self.errors}")
+
+    async def match(self) -> None:
+        """To upsert: `matched` (line, id, same) for each good line whose key the table
+        has, `same` when the line leaves that row as it is. One join over the whole
+        file, instead of one per merge batch."""
+        entity = self.entity
+        key = quoted(entity.key)
+        updated = [name for name in self.columns if name != entity.key]
+        mine = ", ".join(f"t.{quoted(n)}" for n in updated)
+        theirs = ", ".join(self.typed(n) for n in updated)
+        same = f"ROW({mine}) IS NOT DISTINCT FROM ROW({theirs})" if updated else "true"
+        await self.raw.execute(
+            f"CREATE TEMPORARY TABLE {self.matched} ON COMMIT DROP AS "
+            f"SELECT s.line, t.id, {same} AS same FROM {self.rows} s "
+            f"JOIN {entity.table.name} t ON t.{key} = {self.typed(entity.key)} "
+            f"WHERE NOT EXISTS (SELECT 1 FROM {self.errors} e WHERE e.line = s.line); "
+            f"CREATE INDEX ON {self.matched} (line); ANALYZE {self.matched}"
+        )
 
     async def failed(self) -> int:
         count: int = await self.raw.fetchval(
