@@ -256,3 +256,18 @@ async def test_upsert_leaves_unchanged_rows_unlocked_and_unwritten(wapi: Api) ->
                             "WHERE sku LIKE 'IMP-%' ORDER BY sku")  # fmt: skip
     assert [tuple(r) for r in after] == [tuple(r) for r in before]
     assert after[0][2] == "0"
+
+
+async def test_skus_at_the_length_bounds_are_accepted_as_the_mutation_accepts_them(
+    wapi: Api,
+) -> None:
+    """The SKU pattern's {1,39} is checked as * and a length range (rules._pattern_test):
+    the shortest and longest SKUs it allows still pass, one over still fails."""
+    skus = ["i2", "i-", "I" + "-" * 39, "IMP-" + "x" * 36]
+    for sku in skus:
+        validate(NewProduct, sku=sku, name="Thing", price="1")
+    content = "sku,name,price\n" + "".join(f"{sku},Thing,1\n" for sku in skus)
+    payload = await upload(wapi, content.encode())
+    assert (payload["created"], payload["errors"]) == (4, [])
+    too_long = await upload(wapi, ("sku,name,price\n" + "I" * 41 + ",Thing,1\n").encode())
+    assert [e["code"] for e in too_long["errors"]] == ["INVALID_FORMAT"]
