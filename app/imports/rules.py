@@ -34,8 +34,8 @@ _INTEGER = r"^[+-]?[0-9]+(\.0*)?$"
 
 # A pattern that ends in a bounded repeat of one character class after atoms that each
 # match one character, such as the SKU's ^[A-Za-z0-9][A-Za-z0-9-]{1,39}$. PostgreSQL's
-# regex engine unrolls {m,n} into n states (six times slower on a million SKUs), so it
-# is checked as the same pattern with * and a length range: the same strings match.
+# regex engine unrolls {m,n} into n states (six times slower), so it is checked as the
+# same pattern with * and a length range: the same strings match.
 _ATOM = r"\[[^\]\\]+\]|[A-Za-z0-9]"
 _BOUNDED_TAIL = re.compile(rf"^\^((?:{_ATOM})*)(\[[^\]\\]+\])\{{(\d+),(\d+)\}}\$$")
 
