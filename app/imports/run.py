@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
@@ -24,6 +25,8 @@ from app.services.bulk import ErrorPolicy
 # Rows per COPY from the reader, and staged lines per merge statement.
 COPY_ROWS = 10_000
 MERGE_LINES = 50_000
+# For the import's transaction: a merge batch's CTEs in memory (about 300 bytes a row).
+WORK_MEM = "64MB"
 # Problems listed in a result (`failed` counts them all).
 MAX_LISTED_ERRORS = 1000
 
@@ -43,6 +46,8 @@ class ImportResult:
     written: bool = False  # False: rejected, refused or a dry run; nothing was written
     # Field-cache tags the import touched, to bump once it has committed.
     tags: set[str] = field(default_factory=set)
+    # Seconds per stage ("load": parse and COPY, "check", "match" to upsert, "merge").
+    timings: dict[str, float] = field(default_factory=dict)
 
 
 async def import_csv(
@@ -69,6 +74,8 @@ async def import_csv(
     # that the driver-level statements below (COPY, temporary tables) are in it.
     await conn.execute(text("SELECT 1"))
     raw: Any = (await conn.get_raw_connection()).driver_connection
+    # A merge batch's CTEs hold its rows; with the default 4MB they spill to temp files.
+    await raw.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
     result = ImportResult(dry_run=dry_run)
     report = progress or (lambda phase, done, total: None)
     try:
@@ -79,10 +86,13 @@ async def import_csv(
     try:
         staging = Staging(raw, entity=entity, columns=reader.header(), rules=rules)
         await staging.create()
+        started = time.perf_counter()
         await _load(staging, reader, report, size)
         result.rows = reader.rows
         await staging.add_errors(reader.errors)
+        result.timings["load"] = time.perf_counter() - started
         await staging.check(mode=mode)
+        result.timings["check"] = time.perf_counter() - started - result.timings["load"]
     except BadFile as exc:
         result.errors = exc.errors
         return result
@@ -92,8 +102,14 @@ async def import_csv(
     if result.failed and error_policy is ErrorPolicy.REJECT_EVERYTHING:
         result.errors = await staging.listed(MAX_LISTED_ERRORS)
         return result
+    started = time.perf_counter()
+    if mode is ImportMode.UPSERT:
+        await staging.match()
+        result.timings["match"] = time.perf_counter() - started
     await raw.execute("SAVEPOINT og_import")
+    started = time.perf_counter()
     batches = await _merge(staging, actor=actor, mode=mode, report=report)
+    result.timings["merge"] = time.perf_counter() - started
     lost = [line for batch in batches for line in batch.lost_lines]
     if lost:
         # A key another writer inserted after the check: the row failed after all.

@@ -12,6 +12,7 @@ from app.services.products import NewProduct
 from app.services.validation import validate
 from tests.conftest import Api
 from tests.dbtools import fetch_all, fetch_value
+from tests.graphql.mutations import CREATE_PRODUCT
 from tests.imports.uploads import IMPORT_USERS, upload
 
 GOOD = b"sku,name,price,stock\nimp-1,Oak desk,199.90,3\nimp-2,Lamp,19,0\n"
@@ -212,3 +213,61 @@ async def test_users_import_normalises_emails_as_create_user_does(wapi: Api) -> 
         "WHERE email = 'ann@example.com'",
     )
     assert [tuple(r) for r in row] == [("admin", True)]
+
+
+async def test_imported_audit_record_and_event_are_shaped_as_the_mutation_writes_them(
+    wapi: Api,
+) -> None:
+    """The merge builds audit `changes` and event `data` in SQL: byte for byte what
+    createProduct writes, apart from the row's own id, sku and times."""
+    await wapi.data(
+        CREATE_PRODUCT,
+        {"input": {"sku": "MUT-1", "name": "Oak desk", "description": "", "price": "199.9",
+                   "stock": 3}},
+    )  # fmt: skip
+    await upload(wapi, b"sku,name,description,price,stock\nimp-1,Oak desk,,199.9,3\n")
+    rows = await fetch_all(
+        wapi.url,
+        "SELECT p.sku, a.changes, o.data FROM products p "
+        "JOIN audit_events a ON a.entity_id = p.id "
+        "JOIN (SELECT entity_id, data FROM outbox UNION ALL SELECT entity_id, data FROM events) "
+        "o ON o.entity_id = p.id WHERE p.sku IN ('MUT-1', 'IMP-1') ORDER BY p.sku",
+    )
+    (_, imported_changes, imported_data), (_, mutation_changes, mutation_data) = rows
+    assert imported_changes.pop("sku") == {"before": None, "after": "IMP-1"}
+    assert mutation_changes.pop("sku") == {"before": None, "after": "MUT-1"}
+    assert imported_changes == mutation_changes
+    own = {"id", "sku", "created_at", "updated_at"}
+    assert set(imported_data) == set(mutation_data)
+    assert {k: v for k, v in imported_data.items() if k not in own} == {
+        k: v for k, v in mutation_data.items() if k not in own
+    }
+
+
+async def test_upsert_leaves_unchanged_rows_unlocked_and_unwritten(wapi: Api) -> None:
+    """A row the file leaves as it is is compared before any lock: no tuple lock (which
+    would dirty its page and hold up other writers), no new version."""
+    await upload(wapi, GOOD)
+    before = await fetch_all(wapi.url, "SELECT sku, ctid::text, xmax::text FROM products "
+                             "WHERE sku LIKE 'IMP-%' ORDER BY sku")  # fmt: skip
+    payload = await upload(wapi, b"sku,name,price,stock\nimp-1,Oak desk,199.90,3\n", mode="UPSERT")
+    assert (payload["created"], payload["updated"], payload["unchanged"]) == (0, 0, 1)
+    after = await fetch_all(wapi.url, "SELECT sku, ctid::text, xmax::text FROM products "
+                            "WHERE sku LIKE 'IMP-%' ORDER BY sku")  # fmt: skip
+    assert [tuple(r) for r in after] == [tuple(r) for r in before]
+    assert after[0][2] == "0"
+
+
+async def test_skus_at_the_length_bounds_are_accepted_as_the_mutation_accepts_them(
+    wapi: Api,
+) -> None:
+    """The SKU pattern's {1,39} is checked as * and a length range (rules._pattern_test):
+    the shortest and longest SKUs it allows still pass, one over still fails."""
+    skus = ["i2", "i-", "I" + "-" * 39, "IMP-" + "x" * 36]
+    for sku in skus:
+        validate(NewProduct, sku=sku, name="Thing", price="1")
+    content = "sku,name,price\n" + "".join(f"{sku},Thing,1\n" for sku in skus)
+    payload = await upload(wapi, content.encode())
+    assert (payload["created"], payload["errors"]) == (4, [])
+    too_long = await upload(wapi, ("sku,name,price\n" + "I" * 41 + ",Thing,1\n").encode())
+    assert [e["code"] for e in too_long["errors"]] == ["INVALID_FORMAT"]
