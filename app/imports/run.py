@@ -27,6 +27,10 @@ COPY_ROWS = 10_000
 MERGE_LINES = 50_000
 # For the import's transaction: a merge batch's CTEs in memory (about 300 bytes a row).
 WORK_MEM = "64MB"
+# One merge statement carries a batch of 50,000 lines: seconds, on a busy server, which
+# DB_STATEMENT_TIMEOUT_MS (meant for the API's reads and small writes) would cut off
+# half-way through an import. An import's statements are bounded by its batches instead.
+STATEMENT_TIMEOUT = "15min"
 # Problems listed in a result (`failed` counts them all).
 MAX_LISTED_ERRORS = 1000
 
@@ -76,6 +80,7 @@ async def import_csv(
     raw: Any = (await conn.get_raw_connection()).driver_connection
     # A merge batch's CTEs hold its rows; with the default 4MB they spill to temp files.
     await raw.execute(f"SET LOCAL work_mem = '{WORK_MEM}'")
+    await raw.execute(f"SET LOCAL statement_timeout = '{STATEMENT_TIMEOUT}'")
     result = ImportResult(dry_run=dry_run)
     report = progress or (lambda phase, done, total: None)
     try:

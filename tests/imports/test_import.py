@@ -10,7 +10,7 @@ import pytest
 from app.errors import InvalidInput
 from app.services.products import NewProduct
 from app.services.validation import validate
-from tests.conftest import Api
+from tests.conftest import Api, running_app
 from tests.dbtools import fetch_all, fetch_value
 from tests.graphql.mutations import CREATE_PRODUCT
 from tests.imports.uploads import IMPORT_USERS, upload
@@ -271,3 +271,13 @@ async def test_skus_at_the_length_bounds_are_accepted_as_the_mutation_accepts_th
     assert (payload["created"], payload["errors"]) == (4, [])
     too_long = await upload(wapi, ("sku,name,price\n" + "I" * 41 + ",Thing,1\n").encode())
     assert [e["code"] for e in too_long["errors"]] == ["INVALID_FORMAT"]
+
+
+async def test_a_large_import_is_not_cut_off_by_the_api_statement_timeout(wapi: Api) -> None:
+    """DB_STATEMENT_TIMEOUT_MS bounds the API's statements; one merge batch of an import
+    takes longer than a small bound, and the import must still complete."""
+    lines = "".join(f"big-{n},Product {n},{n % 500}.25,{n % 7}\n" for n in range(40_000))
+    async with running_app(wapi.url, db_statement_timeout_ms=50) as api:
+        payload = await upload(api, ("sku,name,price,stock\n" + lines).encode())
+    assert (payload["created"], payload["failed"]) == (40_000, 0)
+    assert await count(wapi, "SELECT count(*) FROM products WHERE sku LIKE 'BIG-%'") == 40_000
