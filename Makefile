@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test lint format schema migrate seed bench bench-subscribers bench-cache bench-limits bench-peers profile lock clean
+.PHONY: help install run token test lint format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-peers bench-export bench-retention profile lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve GraphiQL on http://127.0.0.1:8000/graphql"
@@ -72,9 +72,21 @@ bench-subscribers: $(STAMP)
 bench-cache: $(STAMP)
 	$(BIN)/python -m bench.cache $(BENCH_ARGS)
 
+# 1,000,000 products through ordergraph import, next to raw COPY of the same file.
+bench-import: $(STAMP)
+	$(BIN)/python -m bench.imports $(BENCH_ARGS)
+
 # Hostile documents against one worker: time to answer, the code, /healthz meanwhile.
 bench-limits: $(STAMP)
 	$(BIN)/python -m bench.doubling $(BENCH_ARGS)
+
+# 1,000,000 orders through /export/orders.{csv,ndjson} next to a raw COPY; peak RSS growth.
+bench-export: $(STAMP)
+	$(BIN)/python -m bench.export $(BENCH_ARGS)
+
+# A million old audit events purged while a writer loops: its longest stall, rows/s.
+bench-retention: $(STAMP)
+	$(BIN)/python -m bench.retention $(BENCH_ARGS)
 
 # The suite already runs PostGraphile v5 side by side; kept as an alias.
 bench-peers: bench

@@ -1,4 +1,5 @@
-"""The `ordergraph` command: serve, migrate, seed, token, schema."""
+"""The `ordergraph` command: serve, migrate, seed, token, import, retention, schema, backup,
+restore."""
 
 from __future__ import annotations
 
@@ -18,16 +19,20 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from app.auth.api_tokens import ApiTokenRecord, find_token
+from app.backup.crypto import new_key, parse_key
+from app.backup.dump import take_backup
+from app.backup.restore import restore_backup
 from app.db import migrate as migrations
 from app.db.embedded import start_embedded_postgres
-from app.db.engine import transaction
+from app.db.engine import create_engine, transaction
 from app.db.seed import ADMIN_EMAIL, DatabaseNotEmpty, SeedSpec, is_empty, seed
 from app.db.users import users
-from app.errors import InvalidInput
+from app.errors import BackupError, InvalidInput
+from app.retention.runner import RunResult, run_retention
 from app.services.audit import CLI
 from app.services.tokens import NewToken, create_api_token
 from app.services.validation import validate
-from app.settings import Settings, get_settings
+from app.settings import Settings, asyncpg_url, get_settings
 
 log = logging.getLogger("ordergraph")
 
@@ -57,7 +62,17 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(print_schema(settings))
         return 0
-    url = database_url(settings)
+    if args.command == "backup" and args.action == "keygen":
+        sys.stdout.write(new_key() + "\n")
+        return 0
+    if args.command == "restore" and args.into:
+        try:
+            url = asyncpg_url(args.into, name="--into")
+        except ValueError as exc:
+            sys.stderr.write(f"ordergraph: restore: {exc}\n")
+            return 2
+    else:
+        url = database_url(settings)
     try:
         return _run(args, settings, url)
     except (OSError, DBAPIError) as exc:
@@ -87,6 +102,10 @@ def _run(args: argparse.Namespace, settings: Settings, url: str) -> int:
             return 2
         sys.stdout.write(secret + "\n")
         return 0
+    if args.command == "import":
+        from app.imports.command import run_import
+
+        return run_import(settings, url, args)
     if args.command == "seed":
         spec = SeedSpec(
             args.users, args.orders_per_user, args.items_per_order, args.products, args.seed
@@ -97,7 +116,80 @@ def _run(args: argparse.Namespace, settings: Settings, url: str) -> int:
             log.error("seed: %s", exc)
             return 2
         return 0
+    if args.command == "retention":
+        return asyncio.run(_retention(settings, url, dry_run=args.dry_run))
+    if args.command in ("backup", "restore"):
+        try:
+            return (
+                _backup(args, settings, url)
+                if args.command == "backup"
+                else _restore(args, settings, url)
+            )
+        except BackupError as exc:
+            log.error("%s: %s: %s", args.command, exc.code, exc.message)
+            return 1
     return _serve(settings, url, args)
+
+
+def _backup_key(settings: Settings) -> bytes | None:
+    if settings.backup_key is None:
+        return None
+    return parse_key(settings.backup_key.get_secret_value())
+
+
+def _backup(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    key = _backup_key(settings)
+    if args.encrypt and key is None:
+        raise BackupError(
+            "BACKUP_KEY_MISSING",
+            "--encrypt needs BACKUP_KEY (32 bytes, base64): make one with "
+            "`ordergraph backup keygen` and keep it apart from the backups",
+        )
+    out, manifest = asyncio.run(
+        take_backup(
+            url, out=args.out, key=key if args.encrypt else None, bin_dir=settings.pg_bin_dir
+        )
+    )
+    log.info(
+        "Backed up %s (revision %s, %d rows in %d tables, pg_dump %s%s)",
+        manifest.database,
+        manifest.schema_revision,
+        sum(manifest.row_counts.values()),
+        len(manifest.row_counts),
+        manifest.pg_dump_version,
+        ", encrypted" if manifest.encryption else "",
+    )
+    sys.stdout.write(f"{out}\n")
+    return 0
+
+
+def _restore(args: argparse.Namespace, settings: Settings, url: str) -> int:
+    live = settings.database_url.get_secret_value() if settings.database_url else None
+    restored = asyncio.run(
+        restore_backup(
+            args.file,
+            url=url,
+            key=_backup_key(settings),
+            force=args.force,
+            bin_dir=settings.pg_bin_dir,
+            ledger_urls=[live] if live and live != url else [],
+        )
+    )
+    manifest = restored.manifest
+    log.info(
+        "Restored %s taken %s (revision %s) into %s with pg_restore %s: %d rows in %d tables "
+        "checked%s; %d erasure(s) re-applied",
+        manifest.database,
+        manifest.taken_at.isoformat(),
+        manifest.schema_revision,
+        make_url(url).render_as_string(hide_password=True),
+        restored.pg_restore.version,
+        sum(manifest.row_counts.values()),
+        len(manifest.row_counts),
+        f", replacing {len(restored.replaced)} objects" if restored.replaced else "",
+        len(restored.reapplied),
+    )
+    return 0
 
 
 def database_url(settings: Settings) -> str:
@@ -202,6 +294,36 @@ async def _create_token(
         await engine.dispose()
 
 
+async def _retention(settings: Settings, url: str, *, dry_run: bool) -> int:
+    engine = create_engine(settings, url)
+    try:
+        result = await run_retention(engine, settings, dry_run=dry_run, actor_kind="cli")
+    finally:
+        await engine.dispose()
+    if result is None:
+        sys.stdout.write("retention: another runner holds the lock; nothing done this time\n")
+        return 0
+    sys.stdout.write(format_retention(result))
+    return 0
+
+
+def format_retention(result: RunResult) -> str:
+    """One line per class: what was (or, dry, would be) deleted, and by which setting."""
+    verb = "would delete" if result.dry_run else "deleted"
+    lines = [f"retention{' (dry run: nothing deleted)' if result.dry_run else ''}:"]
+    for item in result.results:
+        name = item.cls.name
+        if item.skipped is not None:
+            lines.append(f"  {name:<16} skipped: {item.skipped}")
+            continue
+        assert item.cutoff is not None
+        cutoff = f"{item.cutoff.astimezone(UTC):%Y-%m-%d %H:%M:%S} UTC"
+        setting = f"{item.cls.variable}={item.days:g}"
+        lines.append(f"  {name:<16} {verb} {item.rows} older than {cutoff} ({setting})")
+    lines.append(f"  took {result.seconds:.2f} s")
+    return "\n".join(lines) + "\n"
+
+
 async def _seed(url: str, spec: SeedSpec, *, truncate: bool, only_if_empty: bool = False) -> None:
     engine = create_async_engine(url)
     try:
@@ -252,7 +374,43 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--name", default="CLI token")
     create.add_argument("--expires-in", type=int, metavar="DAYS", help="default: never")
 
+    retention = commands.add_parser("retention", help="forget what is past its age")
+    retention_commands = retention.add_subparsers(dest="action", required=True)
+    run = retention_commands.add_parser(
+        "run", help="delete, class by class, what the *_RETENTION_DAYS settings no longer keep"
+    )
+    run.add_argument("--dry-run", action="store_true", help="count only; delete nothing")
+    imports = commands.add_parser("import", help="import products or users from a CSV file")
+    imports.add_argument("entity", choices=["products", "users"])
+    imports.add_argument("file", type=Path, help="CSV, UTF-8, header first (see README)")
+    imports.add_argument("--mode", choices=["insert", "upsert"], default="insert")
+    imports.add_argument(
+        "--policy",
+        choices=["REJECT_EVERYTHING", "REJECT_FAILED_ROWS", "IGNORE_FAILED"],
+        default="REJECT_EVERYTHING",
+    )
+    imports.add_argument("--dry-run", action="store_true", help="check and count; write nothing")
+    imports.add_argument(
+        "--as",
+        dest="as_email",
+        default=ADMIN_EMAIL,
+        metavar="EMAIL",
+        help=f"the admin the audit trail names (default {ADMIN_EMAIL})",
+    )
+
     commands.add_parser("schema", help="print the GraphQL schema (SDL)")
+
+    backup = commands.add_parser(
+        "backup", help="pg_dump the database into one checked file; `backup keygen`: a key"
+    )
+    backup.add_argument("action", nargs="?", choices=["keygen"], help="print a new BACKUP_KEY")
+    backup.add_argument("--out", type=Path, help="default: ordergraph-<db>-<time>.ogbackup")
+    backup.add_argument("--encrypt", action="store_true", help="seal it with BACKUP_KEY")
+
+    restore = commands.add_parser("restore", help="check a backup and restore it")
+    restore.add_argument("file", type=Path)
+    restore.add_argument("--into", metavar="URL", help="default: DATABASE_URL")
+    restore.add_argument("--force", action="store_true", help="replace a non-empty database")
     return parser
 
 

@@ -14,11 +14,24 @@
     │                          (stale expectedVersion); nothing was written
     ├── ServiceUnavailable     SERVICE_UNAVAILABLE: a backing service (PostgreSQL) is down;
     │                          retrying later succeeds without any change to the request
+    ├── TooManyRows            TOO_MANY_ROWS: a document (a PDF report) would hold more rows
+    │                          than it may; the message names the limit and the export
+    │                          that carries any number of rows
     ├── TryAgain               TRY_AGAIN: the write collided with concurrent ones (deadlock or
     │                          serialization failure) more often than the server retries it;
     │                          nothing was written, sending the same request again is safe
-    └── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
-                               off; it resumes with `after` set to its last cursor
+    ├── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
+    │                          off; it resumes with `after` set to its last cursor
+    ├── LinkRefused            a signed link (app.auth.signed_links) that does not work:
+    │   ├── LinkInvalid        LINK_INVALID: tampered with, unreadable, or signed for
+    │   │                      another purpose or download
+    │   ├── LinkExpired        LINK_EXPIRED: past its expiry; ask for a new one
+    │   └── LinkUsed           LINK_USED: single-use, and used already
+    └── BackupError            BACKUP_*, RESTORE_*, PG_TOOL_*: `ordergraph backup` or
+                               `restore` cannot go on; the code says why (BACKUP_FOREIGN_FILE,
+                               BACKUP_CORRUPT, BACKUP_WRONG_KEY, BACKUP_KEY_MISSING,
+                               RESTORE_TARGET_NOT_EMPTY, RESTORE_COUNTS_DIFFER,
+                               PG_TOOL_MISSING, PG_TOOL_FAILED), the message what to do
 
 Anything else that escapes a resolver is a bug: clients see INTERNAL and a request id,
 the log has the stack trace.
@@ -64,6 +77,10 @@ class ServiceUnavailable(OrdergraphError):
     code = "SERVICE_UNAVAILABLE"
 
 
+class TooManyRows(OrdergraphError):
+    code = "TOO_MANY_ROWS"
+
+
 class TryAgain(OrdergraphError):
     code = "TRY_AGAIN"
     retryable = True
@@ -71,6 +88,30 @@ class TryAgain(OrdergraphError):
 
 class SlowConsumer(OrdergraphError):
     code = "SLOW_CONSUMER"
+
+
+class LinkRefused(OrdergraphError):
+    code = "LINK_INVALID"
+
+
+class LinkInvalid(LinkRefused):
+    code = "LINK_INVALID"
+
+
+class LinkExpired(LinkRefused):
+    code = "LINK_EXPIRED"
+
+
+class LinkUsed(LinkRefused):
+    code = "LINK_USED"
+
+
+class BackupError(OrdergraphError):
+    """A backup or restore that cannot go on; `code` names which of the reasons it is."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass(frozen=True, slots=True)

@@ -25,6 +25,7 @@ from strawberry.subscriptions import (
 )
 
 from app.auth.authenticate import Authenticator
+from app.auth.signed_links import SignedLinks
 from app.cache.fields import FieldCache
 from app.cache.store import MemoryStore, NullStore, RedisStore, Store
 from app.db.embedded import start_embedded_postgres
@@ -33,9 +34,15 @@ from app.errors import ServiceUnavailable
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
+from app.exports import export_routes
+from app.exports.pdf.routes import invoice_routes
+from app.exports.routes import Streams
 from app.graphql.events.sharing import SharedResults, shared_results
-from app.graphql.http import GraphQLApp
+from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
+from app.graphql.sse import Reservations
+from app.privacy.routes import privacy_routes
+from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
 
 log = logging.getLogger(__name__)
@@ -57,6 +64,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.reader = read_only(engine)
         app.state.authenticator = Authenticator(settings, app.state.reader)
         app.state.shared_results = shared_results(schema._schema)
+        app.state.links = SignedLinks(engine, secret=settings.signing_secret)
         store = cache_store(settings)
         app.state.field_cache = FieldCache(
             store,
@@ -65,10 +73,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             enabled=settings.field_cache,
         )
         try:
-            # The events machinery stops first: its connections go back before the pool.
-            async with running_events(app, settings, engine):
+            # Background work stops first: its connections go back before the pool.
+            async with (
+                running_events(app, settings, engine),
+                running_retention(app, settings, engine),
+            ):
+                # Single connection SSE: reservations end before the broker they use.
+                app.state.sse_reservations = Reservations()
                 _tune_gc()
-                yield
+                try:
+                    yield
+                finally:
+                    await app.state.sse_reservations.close()
         finally:
             await engine.dispose()
             await store.close()
@@ -83,6 +99,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         keep_alive_interval=settings.ws_keepalive_seconds,
         connection_init_wait_timeout=timedelta(seconds=settings.ws_init_timeout_seconds),
         max_subscriptions_per_connection=settings.ws_max_subscriptions,
+        # File uploads (importProducts, importUsers); GraphQLApp keeps them to admins,
+        # behind a CSRF preflight header and MAX_IMPORT_BYTES.
+        multipart_uploads_enabled=True,
         subscription_protocols=(
             GRAPHQL_TRANSPORT_WS_PROTOCOL,
             GRAPHQL_WS_PROTOCOL,
@@ -98,18 +117,28 @@ def create_app(settings: Settings | None = None) -> Starlette:
             Middleware(
                 CORSMiddleware,
                 allow_origins=list(settings.cors_origins),
-                allow_methods=["GET", "POST"],
-                allow_headers=["authorization", "content-type", "x-request-id"],
+                allow_methods=["GET", "POST", "PUT", "DELETE"],
+                allow_headers=[
+                    "authorization",
+                    "content-type",
+                    "x-request-id",
+                    "x-graphql-event-stream-token",
+                    *PREFLIGHT_HEADERS,
+                ],
                 expose_headers=["x-request-id"],
             )
         )
     return Starlette(
         routes=[
-            Route("/graphql", graphql, methods=["GET", "POST"]),
+            # PUT and DELETE: graphql-sse's single connection mode (reserve, stop).
+            Route("/graphql", graphql, methods=["GET", "POST", "PUT", "DELETE"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
             Route("/metrics", metrics),
+            *export_routes(schema),
+            *invoice_routes(),
+            *privacy_routes(),
         ],
         middleware=middleware,
         lifespan=lifespan,
@@ -132,7 +161,6 @@ async def running_events(
         engine,
         bus,
         poll_interval=settings.events_poll_seconds,
-        retention_days=settings.events_retention_days,
         on_moved=lambda events: app.state.field_cache.invalidate_events(events),
     )
     app.state.broker = broker
@@ -157,6 +185,29 @@ async def running_events(
         if pending:
             await asyncio.wait(pending, timeout=5)
         await bus.close()
+
+
+@asynccontextmanager
+async def running_retention(
+    app: Starlette, settings: Settings, engine: AsyncEngine
+) -> AsyncIterator[None]:
+    """Retention's turn every RETENTION_EVERY_SECONDS (never when 0)."""
+    schedule = RetentionSchedule(engine, settings)
+    app.state.retention = schedule
+    if not settings.retention_every_seconds:
+        yield
+        return
+    task = asyncio.create_task(schedule.run(), name="retention")
+    try:
+        yield
+    finally:
+        # It stops between batches, never inside a transaction; a batch is short.
+        schedule.stop()
+        _, pending = await asyncio.wait([task], timeout=10)
+        for left in pending:
+            left.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=5)
 
 
 def cache_store(settings: Settings) -> Store:
@@ -220,6 +271,19 @@ async def metrics(request: Request) -> PlainTextResponse:
     lines += [
         "# TYPE ordergraph_subscribers gauge",
         f"ordergraph_subscribers {broker.subscriber_count}",
+        "# TYPE ordergraph_exports_streaming gauge",
+        f"ordergraph_exports_streaming {Streams.active}",
+        "# TYPE ordergraph_export_rows_total counter",
+        f"ordergraph_export_rows_total {Streams.rows}",
+        "# TYPE ordergraph_db_connections_checked_out gauge",
+        f"ordergraph_db_connections_checked_out {request.app.state.engine.pool.checkedout()}",
+    ]
+    reservations: Reservations = request.app.state.sse_reservations
+    lines += [
+        "# TYPE ordergraph_sse_reservations gauge",
+        f"ordergraph_sse_reservations {reservations.count}",
+        "# TYPE ordergraph_sse_operations gauge",
+        f"ordergraph_sse_operations {reservations.operation_count}",
     ]
     # One execution per event and document (and viewer class), shared by the rest.
     shared: SharedResults = request.app.state.shared_results

@@ -9,6 +9,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from app.backup.crypto import parse_key
+
 
 class Settings(BaseSettings):
     """Every setting ordergraph reads; each maps to the upper-case environment variable."""
@@ -60,6 +62,11 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
     )
+    max_import_bytes: int = Field(
+        default=104_857_600,
+        ge=1024,
+        description="Largest multipart upload (importProducts, importUsers) accepted (413 beyond).",
+    )
     jwt_secret: SecretStr | None = Field(
         default=None, description="Accept HS256 JWTs signed with this secret."
     )
@@ -91,6 +98,38 @@ class Settings(BaseSettings):
     events_retention_days: float = Field(
         default=7, gt=0, description="How long the event log keeps events for `after`."
     )
+    audit_retention_days: float = Field(
+        default=365,
+        gt=0,
+        description="How long audit events are kept before retention purges them.",
+    )
+    idempotency_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="How long placeOrder remembers an idempotency key; a retry after this "
+        "places a new order.",
+    )
+    tokens_retention_days: float = Field(
+        default=30,
+        gt=0,
+        description="How long an expired or revoked API token is kept after it expired or was "
+        "revoked (until then it is refused by name: expired, revoked).",
+    )
+    signed_links_retention_days: float = Field(
+        default=1, gt=0, description="How long an export link is kept after it expired."
+    )
+    retention_every_seconds: float = Field(
+        default=3600,
+        ge=0,
+        description="How often the server runs retention (one instance at a time); 0: never, "
+        "run `ordergraph retention run` from cron instead.",
+    )
+    retention_batch_size: int = Field(
+        default=5000,
+        ge=1,
+        le=100_000,
+        description="Rows retention deletes per transaction.",
+    )
     events_poll_seconds: float = Field(
         default=1.0, gt=0, description="How often relays and brokers check PostgreSQL."
     )
@@ -116,6 +155,18 @@ class Settings(BaseSettings):
     sse_keepalive_seconds: float = Field(
         default=15, gt=0, description="How often an idle event stream gets a comment line."
     )
+    sse_max_operations: int = Field(
+        default=20,
+        ge=1,
+        description="Operations one reserved event stream (single connection mode) may run "
+        "at once.",
+    )
+    sse_reservation_seconds: float = Field(
+        default=30,
+        gt=0,
+        description="How long a reservation (single connection mode) waits for its event "
+        "stream before it expires, with any operations posted to it.",
+    )
     multipart_max_streams: int = Field(
         default=10,
         ge=1,
@@ -137,6 +188,47 @@ class Settings(BaseSettings):
     cors_origins: tuple[str, ...] = Field(
         default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
     )
+    backup_key: SecretStr | None = Field(
+        default=None,
+        description="32 bytes in base64 (`ordergraph backup keygen`): the key of "
+        "`backup --encrypt` and of restoring encrypted backups.",
+    )
+    pg_bin_dir: Path | None = Field(
+        default=None,
+        description="Directory whose pg_dump and pg_restore backup and restore use; unset: "
+        "the best suited of Debian's, the embedded server's and PATH's.",
+    )
+
+    signing_secret: SecretStr | None = Field(
+        default=None,
+        description="Key for signed download links (HMAC-SHA256); unset: a random key made "
+        "once and kept in the database, so every instance on it verifies every link.",
+    )
+    export_link_seconds: int = Field(
+        default=300,
+        ge=1,
+        le=86_400,
+        description="How long a download link (createExportLink, createInvoiceLink) is good.",
+    )
+    export_batch_rows: int = Field(
+        default=2000, ge=1, le=100_000, description="Rows an export reads per statement."
+    )
+
+    seller_name: str = Field(
+        default="Ordergraph Demo Shop", min_length=1, description="The seller on invoices."
+    )
+    seller_address: str = Field(
+        default="1 Example Street; 12345 Example City",
+        description="The seller's address on invoices: lines separated by `;` or newlines.",
+    )
+    seller_tax_id: str | None = Field(
+        default=None, description="The seller's tax or VAT number on invoices, if any."
+    )
+    pdf_max_rows: int = Field(
+        default=5_000,
+        ge=1,
+        description="Most orders a PDF report lists; more is TOO_MANY_ROWS (export CSV instead).",
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -144,13 +236,26 @@ class Settings(BaseSettings):
         """Accept postgres:// and postgresql:// too, and point them at asyncpg."""
         if value is None or not value.get_secret_value():
             return None
-        url = value.get_secret_value()
-        for prefix in ("postgres://", "postgresql://"):
-            if url.startswith(prefix):
-                url = "postgresql+asyncpg://" + url[len(prefix) :]
-        if not url.startswith("postgresql+asyncpg://"):
-            raise ValueError("DATABASE_URL must start with postgresql+asyncpg://")
-        return SecretStr(url)
+        return SecretStr(asyncpg_url(value.get_secret_value(), name="DATABASE_URL"))
+
+    @field_validator("backup_key")
+    @classmethod
+    def _backup_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value():
+            return None
+        parse_key(value.get_secret_value())
+        return value
+
+
+def asyncpg_url(url: str, *, name: str) -> str:
+    """url with a postgres:// or postgresql:// scheme pointed at asyncpg; ValueError
+    naming `name` for any other scheme."""
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            url = "postgresql+asyncpg://" + url[len(prefix) :]
+    if not url.startswith("postgresql+asyncpg://"):
+        raise ValueError(f"{name} must start with postgresql+asyncpg://")
+    return url
 
 
 @lru_cache(maxsize=1)

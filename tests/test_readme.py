@@ -172,3 +172,19 @@ def test_http_example_runs_as_written(served: Served, command: str) -> None:
     body = json.loads(result.stdout)
     assert "errors" not in body, (shlex.split(command), body)
     assert _has_data(body["data"]), body
+
+
+PRIVACY = README.split("## Privacy", 1)[1].split("\n## ", 1)[0]
+
+
+def test_the_privacy_download_runs_as_written(served: Served) -> None:
+    [script] = re.findall(r"```sh\n(.*?)```", PRIVACY, re.S)
+    result = subprocess.run(
+        ["sh", "-c", script.replace(README_BASE, served.base)],
+        env={**os.environ, "TOKEN": served.token},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    assert result.stdout.startswith("ordergraph.personal-data/1 admin@example.com "), result

@@ -19,6 +19,7 @@ from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
+import orjson
 from aiodataloader import DataLoader
 from cachetools import LRUCache
 
@@ -185,6 +186,18 @@ class FieldCache:
         else:
             self._pending.update(tags)
             self._dirty += 1
+
+    async def forget_containing(self, needles: Sequence[str]) -> int | None:
+        """Delete every cached value of this namespace that holds one of `needles` (an
+        erased person's email or name), as text or as it reads inside JSON; how many, or
+        None when the store could not be asked. Tags already bumped keep the rest out of
+        reach; this takes the bytes themselves away."""
+        self._decoded.clear()
+        forms: set[bytes] = set()
+        for needle in needles:
+            forms.add(needle.encode())
+            forms.add(orjson.dumps(needle)[1:-1])
+        return await self.store.forget_containing(f"{self.namespace}:", sorted(forms))
 
     async def invalidate_events(self, events: Sequence[Any]) -> None:
         """The relay's durable second pass: bump the tags of every committed change it

@@ -39,6 +39,10 @@ class Store(Protocol):
         """The counters' values, a missing one set to a fresh epoch first; all None if
         the store could not be asked."""
 
+    async def forget_containing(self, prefix: str, needles: list[bytes]) -> int | None:
+        """Delete every entry under `prefix` whose key or value holds one of `needles`;
+        how many, or None if the store could not be asked."""
+
 
 def epoch() -> int:
     """Where a missing counter starts: far from any number it held before it went, and
@@ -61,6 +65,9 @@ class NullStore:
 
     async def start(self, keys: list[str]) -> list[bytes | None]:
         return [b"0"] * len(keys)
+
+    async def forget_containing(self, prefix: str, needles: list[bytes]) -> int | None:
+        return 0
 
     async def close(self) -> None:
         return None
@@ -88,6 +95,16 @@ class MemoryStore:
     async def close(self) -> None:
         self._values.clear()
 
+    async def forget_containing(self, prefix: str, needles: list[bytes]) -> int | None:
+        found = [
+            key
+            for key, (_, value) in list(self._values.items())
+            if key.startswith(prefix) and _holds(key.encode(), value, needles)
+        ]
+        for key in found:
+            self._values.pop(key, None)
+        return len(found)
+
     async def bump(self, keys: list[str]) -> bool:
         for key, current in zip(keys, await self.start(keys), strict=True):
             self._values[key] = (math.inf, str(int(current or b"0") + 1).encode())
@@ -101,6 +118,10 @@ class MemoryStore:
                 values[index] = fresh
                 self._values[key] = (math.inf, fresh)
         return values
+
+
+def _holds(key: bytes, value: bytes | None, needles: list[bytes]) -> bool:
+    return any(needle in key or (value is not None and needle in value) for needle in needles)
 
 
 def _until(key: str, entry: tuple[float, bytes], now: float) -> float:
@@ -168,6 +189,35 @@ class RedisStore:
             self._failed(exc)
             return [None] * len(keys)
 
+    async def forget_containing(self, prefix: str, needles: list[bytes]) -> int | None:
+        """SCAN under prefix, reading values a batch at a time (erasure is rare; the scan
+        is not fast on a large cache, but it is complete)."""
+        forgotten = 0
+        try:
+            batch: list[bytes] = []
+            async for key in self._client.scan_iter(match=_glob(prefix) + "*", count=1000):
+                batch.append(key)
+                if len(batch) >= 1000:
+                    forgotten += await self._forget_batch(batch, needles)
+                    batch = []
+            if batch:
+                forgotten += await self._forget_batch(batch, needles)
+        except (RedisError, OSError) as exc:
+            self._failed(exc)
+            return None
+        return forgotten
+
+    async def _forget_batch(self, keys: list[bytes], needles: list[bytes]) -> int:
+        values = await self._client.mget(keys)
+        found = [
+            key
+            for key, value in zip(keys, values, strict=True)
+            if _holds(key, value if isinstance(value, bytes | None) else value.encode(), needles)
+        ]
+        if found:
+            await self._client.delete(*found)
+        return len(found)
+
     def _is_open(self) -> bool:
         return time.monotonic() < self._open_until
 
@@ -181,3 +231,8 @@ class RedisStore:
 
     async def close(self) -> None:
         await self._client.aclose()
+
+
+def _glob(prefix: str) -> str:
+    """prefix as a literal part of a Redis MATCH pattern."""
+    return "".join(f"\\{c}" if c in "*?[]\\" else c for c in prefix)

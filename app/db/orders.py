@@ -85,4 +85,6 @@ order_requests = Table(
     Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
     PrimaryKeyConstraint("user_id", "idempotency_key"),
     Index("ix_order_requests_order_id", "order_id"),
+    # Retention finds the old ones without reading the whole table.
+    Index("ix_order_requests_created_at", "created_at"),
 )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import func, select, text
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.db.events import events
@@ -50,23 +50,3 @@ async def bounds(conn: AsyncConnection) -> tuple[int, int]:
     stmt = select(func.min(events.c.position), func.max(events.c.position))
     row = (await conn.execute(stmt)).one()
     return int(row[0] or 0), int(row[1] or 0)
-
-
-async def prune(conn: AsyncConnection, *, keep_days: float) -> int:
-    """Drop events older than the retention, but always keep the newest one (it carries
-    the position the next relay numbers from)."""
-    # By position, not by time: a long transaction's event can carry an earlier time
-    # than events numbered before it, and a replay must never meet a hole in the middle.
-    cutoff = func.now() - func.make_interval(0, 0, 0, 0, 0, 0, keep_days * 86400)
-    kept = (
-        select(func.coalesce(func.min(events.c.position), func.max(events.c.position)))
-        .where(events.c.occurred_at >= cutoff)
-        .scalar_subquery()
-    )
-    newest = select(func.max(events.c.position)).scalar_subquery()
-    result = await conn.execute(
-        delete(events).where(
-            events.c.position < func.coalesce(kept, newest), events.c.position < newest
-        )
-    )
-    return int(result.rowcount or 0)

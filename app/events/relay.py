@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from collections.abc import Awaitable, Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -23,7 +22,6 @@ from app.events.records import Event
 
 log = logging.getLogger(__name__)
 CHANNEL = "ordergraph_outbox"
-PRUNE_EVERY = 600.0
 
 
 class Relay:
@@ -33,17 +31,14 @@ class Relay:
         bus: Bus,
         *,
         poll_interval: float,
-        retention_days: float,
         on_moved: Callable[[list[Event]], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.bus = bus
         self.on_moved = on_moved
         self.poll_interval = poll_interval
-        self.retention_days = retention_days
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        self._pruned_at = 0.0
 
     def kick(self) -> None:
         """Move now (after a local commit), without waiting for the notification."""
@@ -66,7 +61,6 @@ class Relay:
                     return
                 try:
                     await self.drain()
-                    await self._prune()
                 except ServiceUnavailable:
                     log.debug("database unreachable; the relay will retry")
                 except Exception:
@@ -87,16 +81,6 @@ class Relay:
             moved += len(batch)
             if len(batch) < 1000:
                 return moved
-
-    async def _prune(self) -> None:
-        now = time.monotonic()
-        if now - self._pruned_at < PRUNE_EVERY:
-            return
-        self._pruned_at = now
-        async with transaction(self.engine) as conn:
-            dropped = await event_log.prune(conn, keep_days=self.retention_days)
-        if dropped:
-            log.info("dropped %d events older than %s days", dropped, self.retention_days)
 
     async def _listen(self) -> None:
         """LISTEN on a connection of its own; reconnect when it drops."""

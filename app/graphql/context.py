@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 from dataclasses import dataclass, field
 
@@ -33,6 +34,9 @@ class Context:
     header_auth_error: str | None = None
     # The bearer credential the viewer came from, to check it again on long connections.
     credential: str | None = None
+    # Set once the document passed validation and the operation is about to run: single
+    # connection SSE answers 202 then, and the errors before it as the POST's answer.
+    validated: asyncio.Event | None = None
     _cache_reads: Reads | None = None
     # What the field cache did for this operation (see app.graphql.caching.CacheTrace).
     cache_trace: list[dict[str, object]] = field(default_factory=list)

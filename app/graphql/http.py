@@ -8,8 +8,6 @@ could not run (parse or validation errors); application/json always answers 200.
 from __future__ import annotations
 
 import asyncio
-import re
-import secrets
 from functools import cached_property
 from typing import Any
 
@@ -33,9 +31,10 @@ from app.graphql import multipart, sse
 from app.graphql.context import Context
 from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from app.loaders import Loaders
+from app.web.errors import domain_error_response, error_response
+from app.web.requests import request_id as request_id_of
 
 GRAPHQL_RESPONSE = "application/graphql-response+json"
-_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,64}")
 JSON = "application/json"
 _MEDIA_TYPE = "og_media_type"
 
@@ -89,13 +88,72 @@ class BodyTooLarge(HTTPException):
         super().__init__(413, f"The request body is limited to {limit} bytes.")
 
 
+class UploadTooLarge(BodyTooLarge):
+    code = "PAYLOAD_TOO_LARGE"
+
+    def __init__(self, limit: int) -> None:
+        HTTPException.__init__(
+            self,
+            413,
+            f"An upload is limited to {limit} bytes (MAX_IMPORT_BYTES); split the file, or "
+            "run `ordergraph import` where the file is.",
+        )
+
+
+# A multipart body is a "simple" request a browser sends cross-site without asking, so a
+# form on another site could post one with the admin's cookies or credentials. As Apollo
+# Server's CSRF prevention: an upload must carry one of these headers, which no simple
+# request may, so a browser asks the server first (CORS) and the server says no.
+PREFLIGHT_HEADERS = ("apollo-require-preflight", "x-apollo-operation-name")
+PREFLIGHT_REQUIRED = (
+    "This multipart request was refused as a possible cross-site request forgery: send a "
+    "non-empty Apollo-Require-Preflight (or x-apollo-operation-name) "
+    "header with uploads."
+)
+
+
+class Refused(HTTPException):
+    """An HTTP refusal with its own code."""
+
+    def __init__(self, status: int, code: str, reason: str) -> None:
+        super().__init__(status, reason)
+        self.code = code
+
+
+async def _check_upload(request: Request) -> None:
+    """Uploads are admins' (the import mutations), behind a preflight header: refused
+    before their body is read, so nobody else makes the server spool a large file."""
+    if not any(request.headers.get(name) for name in PREFLIGHT_HEADERS):
+        raise Refused(400, "PREFLIGHT_REQUIRED", PREFLIGHT_REQUIRED)
+    try:
+        viewer = await request.app.state.authenticator.viewer(request.headers.get("authorization"))
+    except Unauthenticated as exc:
+        raise AuthenticationFailed(exc) from None
+    if not viewer.is_admin:
+        raise Refused(
+            401 if viewer.is_anonymous else 403,
+            "UNAUTHENTICATED" if viewer.is_anonymous else "FORBIDDEN",
+            "File uploads (importProducts, importUsers) are for admins: send an admin's "
+            "Authorization: Bearer <token>.",
+        )
+
+
+def is_upload(request: Request) -> bool:
+    return request.method == "POST" and request.headers.get("content-type", "").lower().startswith(
+        "multipart/form-data"
+    )
+
+
 class LimitedBody:
     """The request body, refused with BodyTooLarge as soon as more than `limit` bytes
     arrive, whether it is sent with a Content-Length or in chunks."""
 
-    def __init__(self, receive: Receive, limit: int) -> None:
+    def __init__(
+        self, receive: Receive, limit: int, too_large: type[BodyTooLarge] = BodyTooLarge
+    ) -> None:
         self._receive = receive
         self.limit = limit
+        self.too_large = too_large
         self.received = 0
         self.complete = False
 
@@ -105,7 +163,7 @@ class LimitedBody:
             self.received += len(message.get("body", b""))
             self.complete = not message.get("more_body", False)
             if self.received > self.limit:
-                raise BodyTooLarge(self.limit)
+                raise self.too_large(self.limit)
         elif message["type"] == "http.disconnect":
             self.complete = True
         return message
@@ -152,10 +210,7 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
-        request_id = request.headers.get("x-request-id", "")
-        if not _REQUEST_ID.fullmatch(request_id):
-            # Stored in the audit trail: only short, plain ids are taken as given.
-            request_id = secrets.token_hex(8)
+        request_id = request_id_of(request)
         if isinstance(response, Response):
             response.headers["x-request-id"] = request_id
         header_auth_error = None
@@ -320,40 +375,46 @@ class GraphQLApp(GraphQL[Context, None]):
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Like strawberry's, but a malformed HTTP request gets a JSON error body, and
-        the body is limited to MAX_BODY_BYTES however it is sent."""
+        the body is limited to MAX_BODY_BYTES however it is sent (an upload: to
+        MAX_IMPORT_BYTES, its other parts to Starlette's 1 MiB per part)."""
         if scope["type"] != "http":
             await super().__call__(scope, receive, send)
             return
-        limit = scope["app"].state.settings.max_body_bytes
-        limited = LimitedBody(receive, limit)
+        settings = scope["app"].state.settings
+        upload = is_upload(Request(scope))
+        limit = settings.max_import_bytes if upload else settings.max_body_bytes
+        too_large = UploadTooLarge if upload else BodyTooLarge
+        limited = LimitedBody(receive, limit, too_large)
         request = Request(scope, limited.receive)
         try:
+            if upload:
+                await _check_upload(request)
             if _declared_length(request) > limit:
-                raise BodyTooLarge(limit)
-            if sse.wants_event_stream(request):
-                await sse.serve(self, request, limited.receive, send, slots=self.sse_streams)
+                raise too_large(limit)
+            if await sse.serve(self, request, limited.receive, send, slots=self.sse_streams):
                 return
-            response = await self.run(request)
+            try:
+                response = await self.run(request)
+            finally:
+                if upload:
+                    await request.close()  # removes the upload's spooled temporary files
         except HTTPException as exc:
             code = (
                 "UNAUTHENTICATED"
                 if isinstance(exc, AuthenticationFailed)
                 else getattr(exc, "code", "BAD_REQUEST")
             )
-            body = {"errors": [{"message": exc.reason, "extensions": {"code": code}}]}
-            response = Response(orjson.dumps(body), exc.status_code, media_type=JSON)
+            # The body every route beside this one answers too (app.web.errors).
+            response = error_response(code, exc.reason, exc.status_code)
             if exc.status_code == 405:
                 response.headers["allow"] = getattr(exc, "allow", "GET, POST")
-            if exc.status_code == 401:
-                response.headers["www-authenticate"] = 'Bearer error="invalid_token"'
             # A client waiting for 100 Continue has sent nothing: reading would invite it.
             expects_continue = request.headers.get("expect", "").lower() == "100-continue"
             if isinstance(exc, BodyTooLarge) and (expects_continue or not await limited.drain()):
                 response.headers["connection"] = "close"
         except ServiceUnavailable as exc:
-            body = {"errors": [{"message": exc.message, "extensions": {"code": exc.code}}]}
-            response = Response(orjson.dumps(body), 503, media_type=JSON)
+            response = domain_error_response(exc)
         await response(scope, receive, send)
 
 
-__all__ = ["GraphQLApp", "negotiate"]
+__all__ = ["PREFLIGHT_HEADERS", "GraphQLApp", "negotiate"]

@@ -57,3 +57,9 @@ class OperationContext(SchemaExtension):
                 GraphQLError(self.refusal.message, extensions={"code": self.refusal.code})
             ]
         yield
+        execution = self.execution_context
+        context = execution.context
+        # This hook wraps the other extensions' validation: their verdict is in by now.
+        validated = context.validated if isinstance(context, Context) else None
+        if validated is not None and not execution.pre_execution_errors:
+            validated.set()

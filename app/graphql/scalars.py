@@ -11,7 +11,7 @@ import strawberry
 _CENT = Decimal("0.01")
 
 
-def _serialize_money(value: Decimal) -> str:
+def serialize_money(value: Decimal) -> str:
     return str(value.quantize(_CENT))
 
 
@@ -36,6 +36,6 @@ Money = NewType("Money", Decimal)
 MONEY = strawberry.scalar(
     name="Money",
     description='An exact amount of money as a decimal string with two places, e.g. "19.99".',
-    serialize=_serialize_money,
+    serialize=serialize_money,
     parse_value=_parse_money,
 )

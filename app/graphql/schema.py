@@ -18,15 +18,21 @@ from app.graphql.documents import DocumentCache, DocumentCaches, ValidatedDocume
 from app.graphql.errors import ErrorCodes, classify
 from app.graphql.events.sharing import SharingExecutionContext
 from app.graphql.events.subscriptions import Subscription
+from app.graphql.exports.mutations import ExportMutation
+from app.graphql.imports.mutations import ImportMutation
 from app.graphql.limits import Limits
 from app.graphql.node import NodeQuery, node_registry
 from app.graphql.operation import OperationContext
+from app.graphql.orders.bulk import OrderBulkMutation
 from app.graphql.orders.mutations import OrderMutation
 from app.graphql.orders.queries import OrderQuery
+from app.graphql.privacy.mutations import PrivacyMutation
+from app.graphql.products.bulk import ProductBulkMutation
 from app.graphql.products.mutations import ProductMutation
 from app.graphql.products.queries import ProductQuery
 from app.graphql.scalars import MONEY, Money
 from app.graphql.tokens.mutations import TokenMutation
+from app.graphql.users.bulk import UserBulkMutation
 from app.graphql.users.mutations import UserMutation
 from app.graphql.users.queries import UserQuery
 from app.settings import Settings
@@ -38,7 +44,18 @@ class Query(NodeQuery, UserQuery, ProductQuery, OrderQuery, AuditQuery):
 
 
 @strawberry.type(description="Every write: validated, one transaction each, audited.")
-class Mutation(UserMutation, ProductMutation, OrderMutation, TokenMutation):
+class Mutation(
+    UserMutation,
+    ProductMutation,
+    OrderMutation,
+    TokenMutation,
+    UserBulkMutation,
+    ProductBulkMutation,
+    OrderBulkMutation,
+    ExportMutation,
+    ImportMutation,
+    PrivacyMutation,
+):
     pass
 
 

@@ -9,7 +9,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import Text, bindparam, insert, text
+from sqlalchemy.dialects.postgresql import JSONB, UUID
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.viewer import RequestMeta, Viewer
@@ -83,26 +84,46 @@ async def record_many(
     entity_type: str,
     changes: dict[uuid.UUID, dict[str, dict[str, Any]]],
 ) -> None:
-    """One event per entity, in one statement."""
+    """One event per entity, in one statement (one row each, in the given order)."""
     if not changes:
         return
     await conn.execute(
-        insert(audit_events),
-        [
-            {
-                "actor_id": actor.user_id,
-                "actor_kind": actor.kind,
-                "action": action,
-                "entity_type": entity_type,
-                "entity_id": entity_id,
-                "changes": entity_changes,
-                "request_id": actor.meta.request_id,
-                "client_addr": actor.meta.client_addr,
-                "user_agent": actor.meta.user_agent,
-            }
-            for entity_id, entity_changes in changes.items()
-        ],
+        _INSERT_MANY,
+        {
+            "actor_id": actor.user_id,
+            "actor_kind": actor.kind,
+            "action": action,
+            "entity_type": entity_type,
+            "request_id": actor.meta.request_id,
+            "client_addr": actor.meta.client_addr,
+            "user_agent": actor.meta.user_agent,
+            "rows": [
+                {"n": n, "entity_id": str(entity_id), "changes": plain(entity_changes)}
+                for n, (entity_id, entity_changes) in enumerate(changes.items())
+            ],
+        },
     )
+
+
+_INSERT_MANY = text(
+    """
+    INSERT INTO audit_events (actor_id, actor_kind, action, entity_type, entity_id, changes,
+                              request_id, client_addr, user_agent)
+    SELECT :actor_id, :actor_kind, :action, :entity_type, r.entity_id, r.changes,
+           :request_id, :client_addr, :user_agent
+    FROM jsonb_to_recordset(:rows) AS r(entity_id uuid, changes jsonb, n bigint)
+    ORDER BY r.n
+    """
+).bindparams(
+    bindparam("rows", type_=JSONB),
+    bindparam("actor_id", type_=UUID(as_uuid=True)),
+    bindparam("actor_kind", type_=Text),
+    bindparam("action", type_=Text),
+    bindparam("entity_type", type_=Text),
+    bindparam("request_id", type_=Text),
+    bindparam("client_addr", type_=Text),
+    bindparam("user_agent", type_=Text),
+)
 
 
 def plain(value: Any) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Annotated, Literal
 
@@ -24,12 +25,12 @@ from app.db.users import users
 from app.errors import FieldProblem, Forbidden, InvalidInput
 from app.queries.filters import one_of
 from app.queries.orders import COLUMNS, OrderRecord
-from app.queries.products import COLUMNS as PRODUCT_COLUMNS
 from app.queries.text import MONEY_LIMIT
 from app.services import audit
 from app.services.audit import Actor
-from app.services.changes import record_change
-from app.services.products import emit_product_change
+from app.services.bulk import Batch, BulkResult, lock_rows
+from app.services.changes import Change, record_change, record_changes
+from app.services.stock import adjust_stock, restock
 from app.services.validation import Input
 from app.services.writes import locked_row
 
@@ -142,7 +143,7 @@ async def place_order(conn: AsyncConnection, *, actor: Actor, data: NewOrder) ->
 
     ids = [line.product_id for line in data.items]
     quantities = [line.quantity for line in data.items]
-    await _adjust_stock(conn, ids, [-q for q in quantities])
+    await adjust_stock(conn, ids, [-q for q in quantities])
     total = sum((found[i].price * q for i, q in zip(ids, quantities, strict=True)), Decimal(0))
     if total >= MONEY_LIMIT:
         raise InvalidInput.one(
@@ -249,9 +250,29 @@ async def cancel_order(
     )
 
 
-async def _move(
-    conn: AsyncConnection, *, actor: Actor, before_status: str, order_id: uuid.UUID, status: str
-) -> OrderRecord:
+async def bulk_update_order_status(
+    conn: AsyncConnection, *, actor: Actor, batch: Batch[None], status: Status
+) -> BulkResult[OrderRecord]:
+    """Move many orders to `status` with the rules of update_order_status (no version:
+    the state machine decides), in a few statements whatever their number."""
+    policy.require_admin(actor.viewer, to="change an order's status")
+    attempt = batch.attempt()
+    before = await lock_rows(conn, orders, attempt.pks)
+    attempt.require(before, entity="order")
+    attempt.check(lambda item: check_transition(before[item.pk].status, status))
+    if not attempt.may_write:
+        return attempt.result([])
+    moved = await _move_many(
+        conn,
+        actor=actor,
+        moves=[(item.pk, before[item.pk].status) for item in attempt.pending],
+        status=status,
+    )
+    return attempt.result(moved)
+
+
+def check_transition(before_status: str, status: str) -> None:
+    """INVALID_TRANSITION unless the state machine lets an order go there from here."""
     if status not in TRANSITIONS[before_status]:
         allowed = ", ".join(sorted(TRANSITIONS[before_status])).upper() or "nothing"
         raise InvalidInput.one(
@@ -260,91 +281,50 @@ async def _move(
             f"An order that is {before_status.upper()} can move to {allowed}, "
             f"not {status.upper()}.",
         )
-    row = (
-        await conn.execute(
-            update(orders)
-            .where(orders.c.id == order_id)
-            .values(status=status, version=orders.c.version + 1, updated_at=func.now())
-            .returning(*COLUMNS)
-        )
-    ).one()
+
+
+async def _move(
+    conn: AsyncConnection, *, actor: Actor, before_status: str, order_id: uuid.UUID, status: str
+) -> OrderRecord:
+    check_transition(before_status, status)
+    (order,) = await _move_many(conn, actor=actor, moves=[(order_id, before_status)], status=status)
+    return order
+
+
+async def _move_many(
+    conn: AsyncConnection,
+    *,
+    actor: Actor,
+    moves: Sequence[tuple[uuid.UUID, str]],
+    status: str,
+) -> list[OrderRecord]:
+    """Move these locked orders, each (id, status before) a checked transition, to
+    `status` in one statement; restock them when cancelled. In the order given."""
+    ids = [order_id for order_id, _ in moves]
+    rows = await conn.execute(
+        update(orders)
+        .where(one_of(orders.c.id, ids))
+        .values(status=status, version=orders.c.version + 1, updated_at=func.now())
+        .returning(*COLUMNS)
+    )
+    after = {row.id: row for row in rows}
     if status == "cancelled":
-        await _restock(conn, actor=actor, order_id=order_id)
-    await record_change(
+        await restock(conn, actor=actor, order_ids=ids)
+    await record_changes(
         conn,
         actor=actor,
         action="order.status_changed",
         topic="order",
         type="STATUS_CHANGED",
-        entity_id=order_id,
-        owner_id=row.user_id,
-        data=row._mapping,
-        changes={"status": {"before": before_status, "after": status}},
-        changed_fields=["status"],
+        changes=[
+            Change(
+                entity_id=order_id,
+                owner_id=after[order_id].user_id,
+                data=after[order_id]._mapping,
+                changes={"status": {"before": before_status, "after": status}},
+                changed_fields=["status"],
+            )
+            for order_id, before_status in moves
+        ],
     )
-    return OrderRecord(*row)
-
-
-async def _restock(conn: AsyncConnection, *, actor: Actor, order_id: uuid.UUID) -> None:
-    lines = (
-        await conn.execute(
-            select(order_items.c.product_id, order_items.c.quantity)
-            .where(order_items.c.order_id == order_id)
-            .order_by(order_items.c.product_id)
-        )
-    ).all()
-    ids = [line.product_id for line in lines]
-    # Lock in id order, like placeOrder, so the two never deadlock.
-    await conn.execute(
-        select(products.c.id)
-        .where(one_of(products.c.id, ids))
-        .order_by(products.c.id)
-        .with_for_update()
-    )
-    before = await _adjust_stock(conn, ids, [line.quantity for line in lines])
-    await audit.record_many(
-        conn,
-        actor=actor,
-        action="product.stock_changed",
-        entity_type="Product",
-        changes={
-            line.product_id: {
-                "stock": {
-                    "before": before[line.product_id],
-                    "after": before[line.product_id] + line.quantity,
-                }
-            }
-            for line in lines
-        },
-    )
-
-
-async def _adjust_stock(
-    conn: AsyncConnection, ids: list[uuid.UUID], deltas: list[int]
-) -> dict[uuid.UUID, int]:
-    """Add each delta to its product's stock in one statement; returns the stock before.
-
-    Each product changed is an UPDATED event for productEvents subscribers.
-    """
-    if not ids:
-        return {}
-    rows = (
-        await conn.execute(
-            text(
-                f"""
-                UPDATE products AS p
-                SET stock = p.stock + d.delta, version = p.version + 1, updated_at = now()
-                FROM unnest(CAST(:ids AS uuid[]), CAST(:deltas AS int[])) AS d(id, delta)
-                WHERE p.id = d.id
-                RETURNING {", ".join(f"p.{c.name}" for c in PRODUCT_COLUMNS)},
-                          p.stock - d.delta AS stock_before
-                """
-            ),
-            {"ids": ids, "deltas": deltas},
-        )
-    ).all()
-    for row in sorted(rows, key=lambda row: row.id):
-        await emit_product_change(
-            conn, row._mapping, changed=["stock"], stock_before=row.stock_before
-        )
-    return {row.id: row.stock_before for row in rows}
+    return [OrderRecord(*after[order_id]) for order_id in ids]

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any, Literal
 
-from sqlalchemy import delete, exists, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -13,10 +14,12 @@ from app.auth import policy
 from app.db.orders import orders
 from app.db.users import users
 from app.errors import Forbidden, InvalidInput, NotFound
+from app.queries.filters import one_of
 from app.queries.users import COLUMNS, UserRecord
 from app.services import audit
 from app.services.audit import Actor
-from app.services.changes import record_change
+from app.services.bulk import Batch, BulkResult, Item, lock_rows
+from app.services.changes import Change, record_change, record_changes
 from app.services.validation import Email, Input, Name
 from app.services.writes import invalid_from_constraint, locked_row
 
@@ -133,19 +136,65 @@ async def delete_user(
     before = await locked_row(
         conn, users, user_id, expected_version=expected_version, entity="user"
     )
-    if await conn.scalar(select(exists().where(orders.c.user_id == user_id))):
-        raise InvalidInput.one(
-            "id", "USER_HAS_ORDERS", "This user has orders; orders are kept, so the user is too."
-        )
-    await conn.execute(delete(users).where(users.c.id == user_id))
-    await record_change(
+    if await users_with_orders(conn, [user_id]):
+        raise has_orders()
+    await _delete(conn, actor=actor, rows=[before])
+
+
+async def bulk_delete_users(
+    conn: AsyncConnection, *, actor: Actor, batch: Batch[None]
+) -> BulkResult[uuid.UUID]:
+    """Delete many users with the rules of delete_user (no version: the ids say which),
+    in a few statements whatever their number."""
+    policy.require_admin(actor.viewer, to="delete users")
+    attempt = batch.attempt()
+    before = await lock_rows(conn, users, attempt.pks)
+    attempt.require(before, entity="user")
+    with_orders = await users_with_orders(conn, attempt.pks)
+
+    def rule(item: Item[None]) -> None:
+        if item.pk in with_orders:
+            raise has_orders()
+
+    attempt.check(rule)
+    if not attempt.may_write:
+        return attempt.result([])
+    await _delete(conn, actor=actor, rows=[before[item.pk] for item in attempt.pending])
+    return attempt.result([item.pk for item in attempt.pending])
+
+
+def has_orders() -> InvalidInput:
+    return InvalidInput.one(
+        "id", "USER_HAS_ORDERS", "This user has orders; orders are kept, so the user is too."
+    )
+
+
+async def users_with_orders(conn: AsyncConnection, ids: Sequence[uuid.UUID]) -> set[uuid.UUID]:
+    """Those of `ids` who placed an order (and so may not be deleted)."""
+    if not ids:
+        return set()
+    owners = await conn.scalars(
+        select(orders.c.user_id).where(one_of(orders.c.user_id, ids)).distinct()
+    )
+    return set(owners)
+
+
+async def _delete(conn: AsyncConnection, *, actor: Actor, rows: Sequence[Row[Any]]) -> None:
+    """Delete these locked rows in one statement; a DELETED event and audit record each."""
+    await conn.execute(delete(users).where(one_of(users.c.id, [row.id for row in rows])))
+    await record_changes(
         conn,
         actor=actor,
         action="user.deleted",
         topic="user",
         type="DELETED",
-        entity_id=user_id,
-        owner_id=user_id,
-        data={column.name: before._mapping[column.name] for column in COLUMNS},
-        changes=audit.diff(before._mapping, None, FIELDS),
+        changes=[
+            Change(
+                entity_id=row.id,
+                owner_id=row.id,
+                data={column.name: row._mapping[column.name] for column in COLUMNS},
+                changes=audit.diff(row._mapping, None, FIELDS),
+            )
+            for row in rows
+        ],
     )

@@ -101,15 +101,26 @@ async def locked_row(
     A row the caller may not see is NotFound, exactly like a missing one.
     """
     row = (await conn.execute(select(table).where(table.c.id == row_id).with_for_update())).first()
-    if row is None or not visible(row):
+    row = found(row if row is not None and visible(row) else None, entity=entity)
+    check_version(row, expected_version=expected_version, entity=entity)
+    return row
+
+
+def found(row: Row[Any] | None, *, entity: str) -> Row[Any]:
+    """The row, or NotFound for a missing one."""
+    if row is None:
         raise NotFound(f"No {entity} with this id.", field="id")
+    return row
+
+
+def check_version(row: Row[Any], *, expected_version: int, entity: str) -> None:
+    """Conflict unless the row is at the version the caller read."""
     if row.version != expected_version:
         raise Conflict(
             f"This {entity} changed since you read it (version {expected_version}, now "
             f"{row.version}); read it again and re-apply your change.",
             field="expectedVersion",
         )
-    return row
 
 
 def invalid_from_constraint(

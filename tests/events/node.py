@@ -83,10 +83,12 @@ async def node_subscribe(
     count: int = 1,
     linger_ms: int = 0,
     script: Path = SUBSCRIBE,
+    extra: dict[str, Any] | None = None,
 ) -> AsyncIterator[NodeSubscription]:
     """Run one operation through a client script (graphql-ws's createClient with `ws` as
     its WebSocket unless `script` names another); the script ends after `count` results
-    and `linger_ms` more, or when the server completes."""
+    and `linger_ms` more, or when the server completes. `extra` goes to the script with
+    the other options (graphql-sse's: `singleConnection`)."""
     options = {
         "url": url,
         "token": token,
@@ -94,6 +96,7 @@ async def node_subscribe(
         "variables": variables or {},
         "count": count,
         "lingerMs": linger_ms,
+        **(extra or {}),
     }
     process = await asyncio.create_subprocess_exec(
         node,

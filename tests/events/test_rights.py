@@ -1,19 +1,23 @@
 """Rights on a long connection: revocation and demotion end subscriptions on time however
-busy the feed, and every operation on a socket has its own viewer."""
+busy the feed, on the WebSocket and on every HTTP transport (both graphql-sse modes,
+Apollo multipart), and every operation on a socket has its own viewer."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 import uuid
 from typing import Any
 
 import pytest
 
+from app.auth.api_tokens import token_hash
 from app.db.seed import ADMIN_EMAIL
 from tests.conftest import token_for
 from tests.dbtools import fetch_value
 from tests.events.conftest import RECHECK_SECONDS, Cluster, Server
 from tests.events.feeds import a_product, set_stock, steady_orders
+from tests.events.http_streams import HTTP_TRANSPORTS, Results, ended, http_subscription
 from tests.graphql.mutations import CREATE_USER, UPDATE_USER
 from tests.helpers import gid
 from tests.wsclient import Session, connect
@@ -153,3 +157,83 @@ async def test_a_revoked_token_refuses_the_next_operation_and_never_runs_as_nobo
 async def revoke(cluster: Cluster, server: Server, token_id: uuid.UUID) -> None:
     data = await cluster.call(server, cluster.admin, REVOKE, i={"id": gid("ApiToken", token_id)})
     assert data["revokeApiToken"]["errors"] == []
+
+
+async def token_id(cluster: Cluster, token: str) -> Any:
+    return await fetch_value(
+        cluster.url, "SELECT id FROM api_tokens WHERE token_hash = :h", h=token_hash(token)
+    )
+
+
+async def until_refused_over_http(results: Results, *, changed_at: float) -> dict[str, Any]:
+    """The first result with errors, which must come within BOUND_SECONDS."""
+    while True:
+        left = changed_at + BOUND_SECONDS - time.monotonic()
+        assert left > 0, f"still streaming {BOUND_SECONDS} s after the credential changed"
+        try:
+            async with asyncio.timeout(left):
+                result = await anext(results)
+        except TimeoutError:
+            pytest.fail(f"neither an event nor the end within {BOUND_SECONDS} s")
+        if "errors" in result:
+            return result
+        assert result["data"]["orderEvents"]["node"]["user"]["email"], result
+
+
+async def assert_ended_over_http(results: Results, result: dict[str, Any], *, reason: str) -> None:
+    [error] = result["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED", error
+    assert reason in error["message"]
+    # Orders are still being placed: the stream completes, nothing more on it.
+    assert await ended(results, BOUND_SECONDS)
+
+
+@pytest.mark.parametrize("transport", HTTP_TRANSPORTS)
+async def test_a_revoked_token_ends_a_busy_http_subscription_in_time(
+    cluster: Cluster, transport: str
+) -> None:
+    product_id, customer = await busy_feed(cluster, 3)
+    token = await token_for(cluster.url, ADMIN_EMAIL)
+    revoked = await token_id(cluster, token)
+    async with (
+        steady_orders(cluster, customer, product_id),
+        http_subscription(transport, cluster.b, token, ORDERS_WITH_EMAILS) as results,
+    ):
+        for _ in range(3):
+            event = (await anext(results))["data"]["orderEvents"]
+            assert event["node"]["user"]["email"] == "user000001@example.com"
+        # Revoked on the other instance: this one learns of it through the database.
+        await revoke(cluster, cluster.a, revoked)
+        result = await until_refused_over_http(results, changed_at=time.monotonic())
+        await assert_ended_over_http(results, result, reason="revoked")
+
+
+@pytest.mark.parametrize("transport", HTTP_TRANSPORTS)
+async def test_a_demoted_admin_loses_a_busy_http_subscription_in_time(
+    cluster: Cluster, transport: str
+) -> None:
+    product_id, customer = await busy_feed(cluster, 4)
+    email = f"admin-{uuid.uuid4().hex[:8]}@example.com"
+    created = await cluster.call(
+        cluster.a,
+        cluster.admin,
+        CREATE_USER,
+        input={"email": email, "name": "Another Admin", "role": "ADMIN"},
+    )
+    user = created["createUser"]["user"]
+    token = await token_for(cluster.url, email)
+    async with (
+        steady_orders(cluster, customer, product_id),
+        http_subscription(transport, cluster.b, token, ORDERS_WITH_EMAILS) as results,
+    ):
+        for _ in range(3):
+            await anext(results)
+        demoted = await cluster.call(
+            cluster.b,
+            cluster.admin,
+            UPDATE_USER,
+            input={"id": user["id"], "expectedVersion": user["version"], "role": "USER"},
+        )
+        assert demoted["updateUser"]["user"]["role"] == "USER"
+        result = await until_refused_over_http(results, changed_at=time.monotonic())
+        await assert_ended_over_http(results, result, reason="rights changed")

@@ -1,6 +1,8 @@
-"""GraphQL over Server-Sent Events (graphql-sse, distinct connections mode), against two
-real server processes: through the reference graphql-sse client in Node, and with
-httpx for what a client library does not show (keep-alives, disconnects, limits)."""
+"""GraphQL over Server-Sent Events (graphql-sse), against two real server processes:
+through the reference graphql-sse client in Node, in both of its modes (distinct
+connections, and single connection with a reserved stream), and with httpx for what a
+client library does not show (keep-alives, disconnects, limits). The protocol of single
+connection mode itself (tokens, owners, operation ids) is tested in test_sse_single.py."""
 
 from __future__ import annotations
 
@@ -30,6 +32,8 @@ SSE_SUBSCRIBE = NODE_DIR / "graphql_sse_subscribe.mjs"
 SETTLE_SECONDS = 0.5
 MAX_STREAMS = 2
 EVENT_STREAM = {"accept": "text/event-stream"}
+# The client's two modes: a stream per operation, or one reserved stream for them all.
+MODES = ["distinct", "single"]
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +62,20 @@ def node() -> str:
 
 
 def sse_subscribe(
-    node: str, url: str, query: str, **options: Any
+    node: str, url: str, query: str, *, mode: str = "distinct", **options: Any
 ) -> AbstractAsyncContextManager[NodeSubscription]:
-    """Run one operation with graphql-sse's createClient."""
-    return node_subscribe(node, url, query, script=SSE_SUBSCRIBE, **options)
+    """Run one operation with graphql-sse's createClient in `mode`."""
+    extra = {"singleConnection": mode == "single"}
+    return node_subscribe(node, url, query, script=SSE_SUBSCRIBE, extra=extra, **options)
+
+
+async def operation_accepted(sub: NodeSubscription) -> dict[str, Any]:
+    """The answer to the operation's POST: its stream (distinct connections mode), or
+    202 once the reserved stream is open (single connection mode)."""
+    while True:
+        line = await sub.until("connected")
+        if line["method"] == "POST":
+            return line
 
 
 def only(product_id: uuid.UUID) -> dict[str, Any]:
@@ -72,32 +86,49 @@ def stocks(lines: list[dict[str, Any]]) -> list[int]:
     return [line["payload"]["data"]["productEvents"]["node"]["stock"] for line in lines]
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_graphql_sse_in_node_on_b_receives_a_product_change_made_on_a(
-    cluster: Cluster, node: str
+    cluster: Cluster, node: str, mode: str
 ) -> None:
-    product_id = await a_product(cluster, 0)
+    product_id = await a_product(cluster, MODES.index(mode))
     async with sse_subscribe(
-        node, cluster.b.http, PRODUCT_EVENTS, token=cluster.admin, variables=only(product_id)
+        node,
+        cluster.b.http,
+        PRODUCT_EVENTS,
+        mode=mode,
+        token=cluster.admin,
+        variables=only(product_id),
     ) as sub:
-        connected = await sub.until("connected")
+        accepted = await operation_accepted(sub)
         await asyncio.sleep(SETTLE_SECONDS)
         await set_stock(cluster, product_id, 41)
         await sub.done()
-    assert connected["status"] == 200
-    assert connected["contentType"].startswith("text/event-stream")
     assert sub.of("error") == []
     assert stocks(sub.of("next")) == [41]
+    streams = [line for line in sub.of("connected") if line["method"] == "GET"]
+    if mode == "distinct":
+        assert (accepted["status"], streams) == (200, [])
+        assert accepted["contentType"].startswith("text/event-stream")
+    else:
+        # Reserved (PUT), the one stream opened (GET), the operation accepted (POST).
+        assert [line["method"] for line in sub.of("connected")[:3]] == ["PUT", "GET", "POST"]
+        assert sub.of("connected")[0]["status"] == 201
+        [stream] = streams
+        assert stream["status"] == 200
+        assert stream["contentType"].startswith("text/event-stream")
+        assert accepted["status"] == 202
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_graphql_sse_in_node_resumes_with_after_exactly_what_was_missed(
-    cluster: Cluster, node: str
+    cluster: Cluster, node: str, mode: str
 ) -> None:
-    product_id = await a_product(cluster, 2)
+    product_id = await a_product(cluster, 2 + MODES.index(mode))
     variables = only(product_id)
     async with sse_subscribe(
-        node, cluster.b.http, PRODUCT_EVENTS, token=cluster.admin, variables=variables
+        node, cluster.b.http, PRODUCT_EVENTS, mode=mode, token=cluster.admin, variables=variables
     ) as sub:
-        await sub.until("connected")
+        await operation_accepted(sub)
         await asyncio.sleep(SETTLE_SECONDS)
         await set_stock(cluster, product_id, 51)
         first = await sub.until("next")
@@ -112,6 +143,7 @@ async def test_graphql_sse_in_node_resumes_with_after_exactly_what_was_missed(
         node,
         cluster.a.http,
         PRODUCT_EVENTS,
+        mode=mode,
         token=cluster.admin,
         variables=variables,
         count=4,
@@ -124,28 +156,82 @@ async def test_graphql_sse_in_node_resumes_with_after_exactly_what_was_missed(
     assert stocks(sub.of("next")) == [52, 53, 54, 55]
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_graphql_sse_in_node_is_refused_a_bad_token_with_401(
-    cluster: Cluster, node: str
+    cluster: Cluster, node: str, mode: str
 ) -> None:
-    async with sse_subscribe(node, cluster.b.http, ORDER_EVENTS, token="og_nope") as sub:
+    async with sse_subscribe(node, cluster.b.http, ORDER_EVENTS, mode=mode, token="og_nope") as sub:
         await sub.done()
     [error] = sub.of("error")
     assert error["status"] == 401
-    assert error["body"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
     assert sub.of("next") == []
+    # Refused at the first request: the operation's own (distinct), the reservation
+    # (single), so no stream was ever opened.
+    [refused] = sub.of("connected")
+    assert refused["method"] == ("POST" if mode == "distinct" else "PUT")
+    assert refused["status"] == 401
+    assert refused["body"]["errors"][0]["extensions"]["code"] == "UNAUTHENTICATED"
 
 
+@pytest.mark.parametrize("mode", MODES)
 async def test_graphql_sse_in_node_runs_a_query_as_one_result_then_complete(
-    cluster: Cluster, node: str
+    cluster: Cluster, node: str, mode: str
 ) -> None:
     async with sse_subscribe(
-        node, cluster.b.http, "{ viewer { email } }", token=cluster.admin, count=0
+        node, cluster.b.http, "{ viewer { email } }", mode=mode, token=cluster.admin, count=0
     ) as sub:
         await sub.until("complete")
         await sub.done()
     assert [line["payload"] for line in sub.of("next")] == [
         {"data": {"viewer": {"email": "admin@example.com"}}}
     ]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_graphql_sse_in_node_ends_with_unauthenticated_when_the_token_expires(
+    cluster: Cluster, node: str, mode: str
+) -> None:
+    token = await expiring_token(cluster, "user000002@example.com")
+    async with sse_subscribe(
+        node, cluster.b.http, ORDER_EVENTS, mode=mode, token=token, count=5
+    ) as sub:
+        await sub.until("complete")
+        await sub.done()
+    [ended] = sub.of("next")
+    [error] = ended["payload"]["errors"]
+    assert error["extensions"]["code"] == "UNAUTHENTICATED"
+    assert "expired" in error["message"]
+    assert sub.of("error") == []
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_graphql_sse_in_node_that_goes_away_leaves_nothing_behind(
+    cluster: Cluster, node: str, mode: str
+) -> None:
+    before = await subscribers(cluster.b)
+    async with sse_subscribe(
+        node, cluster.b.http, PRODUCT_EVENTS, mode=mode, token=cluster.admin
+    ) as sub:
+        await operation_accepted(sub)
+        assert await settled_count(cluster.b, before + 1) == before + 1
+        if mode == "single":
+            assert await sse_gauges(cluster.b) == {"reservations": 1, "operations": 1}
+    # Killed without a word: the stream's connection closes, and its subscriber (and,
+    # single, its reservation and operation) go with it.
+    assert await settled_count(cluster.b, before) == before
+    assert await sse_gauges(cluster.b) == {"reservations": 0, "operations": 0}
+
+
+async def sse_gauges(server: Server) -> dict[str, int]:
+    """The reservations and operations of single connection mode on `server`."""
+    async with httpx.AsyncClient(timeout=30) as client:
+        metrics = (await client.get(f"http://127.0.0.1:{server.port}/metrics")).text
+    gauges = {}
+    for line in metrics.splitlines():
+        name, _, value = line.partition(" ")
+        if name in {"ordergraph_sse_reservations", "ordergraph_sse_operations"}:
+            gauges[name.removeprefix("ordergraph_sse_")] = int(value)
+    return gauges
 
 
 @asynccontextmanager
@@ -224,6 +310,8 @@ async def test_validation_errors_arrive_as_a_next_event_then_complete(cluster: C
     [(kind, result), end] = received
     assert kind == "next"
     assert "noSuchField" in result["errors"][0]["message"]
+    # Coded as plain HTTP codes it.
+    assert result["errors"][0]["extensions"]["code"] == "GRAPHQL_VALIDATION_FAILED"
     assert end == ("complete", None)
 
 
@@ -329,3 +417,67 @@ async def test_a_reader_that_stops_reading_is_cut_off_with_slow_consumer(
     assert results[-1]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"
     # The last chunk: complete, then the chunked body's end.
     assert raw.endswith(b"event: complete\ndata: \n\n\r\n0\r\n\r\n")
+
+
+async def test_a_reserved_stream_whose_reader_stops_reading_cuts_its_operation_off(
+    cluster: Cluster,
+) -> None:
+    """Single connection mode: the operation's results in order and without gaps, then
+    SLOW_CONSUMER and its complete, on the one stream."""
+    product_id = await a_product(cluster, 1)
+    version = await fetch_value(
+        cluster.url, "SELECT version FROM products WHERE id = :i", i=product_id
+    )
+    auth = {"authorization": f"Bearer {cluster.admin}"}
+    async with httpx.AsyncClient(timeout=30) as client:
+        token = (await client.put(cluster.b.http, headers=auth)).text
+        sock = socket.socket()
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, ("127.0.0.1", cluster.b.port))
+        reader, writer = await asyncio.open_connection(sock=sock)
+        writer.write(
+            f"GET /graphql?token={token} HTTP/1.1\r\nhost: 127.0.0.1\r\n".encode()
+            + b"accept: text/event-stream\r\nconnection: close\r\n"
+            + f"authorization: Bearer {cluster.admin}\r\n\r\n".encode()
+        )
+        await writer.drain()
+        assert (await reader.readline()).startswith(b"HTTP/1.1 200")
+        answer = await client.post(
+            cluster.b.http,
+            json={
+                "query": BULKY_EVENTS,
+                "variables": {"f": {"ids": [gid("Product", product_id)]}},
+                "extensions": {"operationId": "bulky"},
+            },
+            headers={**auth, "x-graphql-event-stream-token": token},
+        )
+        assert answer.status_code == 202
+        await asyncio.sleep(SETTLE_SECONDS)
+        for index in range(150):
+            await cluster.call(
+                cluster.a,
+                cluster.admin,
+                UPDATE_PRODUCT,
+                input={
+                    "id": gid("Product", product_id),
+                    "expectedVersion": version + index,
+                    "stock": index,
+                    "description": "x" * 5000,
+                },
+            )
+        # Read what is there until the operation's complete (the stream stays open).
+        raw = b""
+        async with asyncio.timeout(30):
+            while b'event: complete\ndata: {"id":"bulky"}' not in raw:
+                raw += await reader.read(65536)
+        writer.close()
+    messages = [orjson.loads(data) for data in re.findall(rb"data: (\{.*?\})\n", raw)]
+    *results, complete = messages
+    assert complete == {"id": "bulky"}
+    assert {message["id"] for message in results} == {"bulky"}
+    payloads = [message["payload"] for message in results]
+    delivered = [payload["data"]["productEvents"]["node"]["stock"] for payload in payloads[:-1]]
+    assert delivered == list(range(len(delivered)))
+    assert len(delivered) < 150
+    assert payloads[-1]["errors"][0]["extensions"]["code"] == "SLOW_CONSUMER"

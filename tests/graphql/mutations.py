@@ -23,3 +23,17 @@ CANCEL_ORDER = """mutation($input: CancelOrderInput!) { cancelOrder(input: $inpu
   order { id status version } errors { field code message } } }"""
 CREATE_TOKEN = """mutation($input: CreateApiTokenInput!) { createApiToken(input: $input) {
   token apiToken { id name expiresAt } errors { field code message } } }"""
+BULK_UPDATE_PRODUCTS = """mutation($items: [BulkUpdateProductInput!]!, $policy: ErrorPolicy!) {
+  bulkUpdateProducts(items: $items, errorPolicy: $policy) {
+    count failedCount products { id name price stock version }
+    errors { index id field code message } } }"""
+BULK_DELETE_PRODUCTS = """mutation($ids: [ID!]!, $policy: ErrorPolicy!) {
+  bulkDeleteProducts(ids: $ids, errorPolicy: $policy) {
+    count failedCount deletedIds errors { index id field code message } } }"""
+BULK_UPDATE_ORDER_STATUS = """mutation($ids: [ID!]!, $status: OrderStatus!,
+                                      $policy: ErrorPolicy!) {
+  bulkUpdateOrderStatus(ids: $ids, status: $status, errorPolicy: $policy) {
+    count failedCount orders { id status version } errors { index id field code message } } }"""
+BULK_DELETE_USERS = """mutation($ids: [ID!]!, $policy: ErrorPolicy!) {
+  bulkDeleteUsers(ids: $ids, errorPolicy: $policy) {
+    count failedCount deletedIds errors { index id field code message } } }"""

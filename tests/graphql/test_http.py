@@ -88,7 +88,8 @@ async def test_missing_query_is_a_400(api: Api) -> None:
 
 
 async def test_other_methods_are_405(api: Api) -> None:
-    response = await api.client.put("/graphql", json={"query": QUERY})
+    # PUT and DELETE belong to graphql-sse's single connection mode (tests/events).
+    response = await api.client.patch("/graphql", json={"query": QUERY})
     assert response.status_code == 405
 
 

@@ -1,14 +1,19 @@
-// One operation through the reference graphql-sse client (distinct connections mode),
-// as a browser app or a Node service would run it. Prints one JSON line per thing that
-// happens, for the pytest side to read:
-//   {"kind": "connected", "status": 200, "contentType": "..."}   the response began
+// One operation through the reference graphql-sse client, in distinct connections mode
+// or (with "singleConnection": true) single connection mode, as a browser app or a Node
+// service would run it. Prints one JSON line per thing that happens, for the pytest
+// side to read:
+//   {"kind": "connected", "method": "POST", "status": 200, "contentType": "..."}
+//                                         a response began (single connection mode
+//                                         makes several: PUT, GET, POST, DELETE);
+//                                         with "body" when the status is an error
 //   {"kind": "next", "payload": {...}}    each result
 //   {"kind": "error", "error": "...", "status": 401, "body": {...}}   the request failed
 //   {"kind": "complete"}                  the server ended the stream
 //   {"kind": "done"}                      last line, always
 //
 // Usage: node graphql_sse_subscribe.mjs '{"url": "http://...", "token": "og_...",
-//   "query": "subscription ...", "variables": {}, "count": 1, "lingerMs": 0}'
+//   "query": "subscription ...", "variables": {}, "count": 1, "lingerMs": 0,
+//   "singleConnection": false}'
 // It ends after `count` results (and `lingerMs` more), on an error, or on complete.
 import { createClient, NetworkError } from "graphql-sse";
 
@@ -16,13 +21,20 @@ const options = JSON.parse(process.argv[2]);
 const print = (line) => process.stdout.write(JSON.stringify(line) + "\n");
 
 // The client says nothing when the stream opens; the fetch it makes does.
-const fetchFn = async (...args) => {
-  const response = await fetch(...args);
-  print({
+const fetchFn = async (url, init) => {
+  const response = await fetch(url, init);
+  const line = {
     kind: "connected",
+    method: init?.method ?? "GET",
     status: response.status,
     contentType: response.headers.get("content-type"),
-  });
+  };
+  if (!response.ok) {
+    // Read from a copy now: in single connection mode the client aborts the request
+    // (and with it the body) before it reports the error.
+    line.body = await response.clone().json().catch(() => null);
+  }
+  print(line);
   return response;
 };
 
@@ -30,6 +42,7 @@ const client = createClient({
   url: options.url,
   headers: options.token ? { authorization: `Bearer ${options.token}` } : {},
   retryAttempts: 0,
+  singleConnection: options.singleConnection ?? false,
   fetchFn,
 });
 

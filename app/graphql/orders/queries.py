@@ -64,7 +64,8 @@ async def user_orders(
     return connection
 
 
-def _visible_orders(viewer: Viewer, where: orders.OrderWhere | None) -> orders.OrderWhere:
+def visible_orders(viewer: Viewer, where: orders.OrderWhere | None) -> orders.OrderWhere:
+    """`where` narrowed to the orders the viewer may read (the connection and exports)."""
     scope = policy.owner_scope(viewer, to="read orders")
     return dataclasses.replace(where or orders.OrderWhere(), visible_to=scope)
 
@@ -87,7 +88,7 @@ class OrderQuery:
         description="Orders you may see, newest first unless orderBy says otherwise: "
         "everyone's for admins, your own otherwise.",
         prefetch=_prefetch,
-        restrict=_visible_orders,
+        restrict=visible_orders,
     )
 
     @strawberry.field(description="One order by ID, or null if there is none you may see.")

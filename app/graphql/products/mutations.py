@@ -61,7 +61,7 @@ def _payload(result: tuple[ProductRecord | None, list[InputError]]) -> ProductPa
     return ProductPayload(product=Product.from_record(record) if record else None, errors=errors)
 
 
-def _decimal(value: object) -> Decimal | None:
+def money_or_none(value: object) -> Decimal | None:
     return value if isinstance(value, Decimal) else None
 
 
@@ -75,7 +75,7 @@ class ProductMutation:
                 sku=input.sku,
                 name=input.name,
                 description=input.description,
-                price=_decimal(input.price),
+                price=money_or_none(input.price),
                 stock=input.stock,
             )
             return await products.create_product(conn, actor=actor, data=data)
@@ -92,7 +92,7 @@ class ProductMutation:
                 sku=input.sku,
                 name=input.name,
                 description=input.description,
-                price=_decimal(input.price),
+                price=money_or_none(input.price),
                 stock=input.stock,
             )
             return await products.update_product(

@@ -24,6 +24,8 @@ from app.queries.products import ProductRecord
 from app.queries.text import checked_time
 from app.services.audit import plain
 
+# Oldest first: the connection's order without orderBy (and its export's).
+DEFAULT_ORDER = Ordering(products.SORT_KEYS["CREATED_AT"], descending=False)
 TOP_PRODUCTS_CACHE = Cached(ttl=60, scope=CacheScope.PUBLIC)
 
 
@@ -60,7 +62,7 @@ class ProductQuery:
         filter_input=ProductFilter,
         order_input=ProductSort,
         keys=products.SORT_KEYS,
-        default=Ordering(products.SORT_KEYS["CREATED_AT"], descending=False),
+        default=DEFAULT_ORDER,
         fetch_page=products.products_page,
         fetch_count=products.count_products,
         description="The catalog, oldest first unless orderBy says otherwise.",

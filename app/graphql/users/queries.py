@@ -16,8 +16,12 @@ from app.graphql.users.types import User, UserFilter, UserSort
 from app.queries import users
 from app.queries.keyset import Ordering
 
+# Oldest first: the connection's order without orderBy (and its export's).
+DEFAULT_ORDER = Ordering(users.SORT_KEYS["CREATED_AT"], descending=False)
 
-def _visible_users(viewer: Viewer, where: users.UserWhere | None) -> users.UserWhere:
+
+def visible_users(viewer: Viewer, where: users.UserWhere | None) -> users.UserWhere:
+    """`where` narrowed to the users the viewer may read (the connection and exports)."""
     scope = policy.owner_scope(viewer, to="read users")
     return dataclasses.replace(where or users.UserWhere(), visible_to=scope)
 
@@ -30,12 +34,12 @@ class UserQuery:
         filter_input=UserFilter,
         order_input=UserSort,
         keys=users.SORT_KEYS,
-        default=Ordering(users.SORT_KEYS["CREATED_AT"], descending=False),
+        default=DEFAULT_ORDER,
         fetch_page=users.users_page,
         fetch_count=users.count_users,
         description="Users you may see, oldest first unless orderBy says otherwise: "
         "everyone for admins, yourself otherwise.",
-        restrict=_visible_users,
+        restrict=visible_users,
     )
 
     @strawberry.field(description="One user by ID, or null if there is none you may see.")

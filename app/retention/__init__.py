@@ -1,0 +1,1 @@
+"""Retention: what ordergraph forgets, when, and the one runner that does it."""
