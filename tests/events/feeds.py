@@ -71,6 +71,25 @@ async def set_stock(cluster: Cluster, product_id: uuid.UUID, stock: int) -> None
     raise AssertionError(f"the stock of {product_id} kept changing under the test")
 
 
+async def flood(
+    cluster: Cluster, product_id: uuid.UUID, *, version: int, count: int, size: int
+) -> None:
+    """`count` changes to one product, each carrying a `size`-character description: big
+    events, to fill a subscriber's socket and then its queue."""
+    for index in range(count):
+        await cluster.call(
+            cluster.a,
+            cluster.admin,
+            UPDATE_PRODUCT,
+            input={
+                "id": gid("Product", product_id),
+                "expectedVersion": version + index,
+                "stock": index,
+                "description": "x" * size,
+            },
+        )
+
+
 async def place(cluster: Cluster, token: str, product_id: uuid.UUID, quantity: int = 1) -> Any:
     data = await cluster.call(
         cluster.a,

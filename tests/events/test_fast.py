@@ -24,10 +24,10 @@ from tests.events.feeds import (
     PRODUCT_EVENTS,
     a_product,
     expiring_token,
+    flood,
     place,
     set_stock,
 )
-from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid
 from tests.wsclient import connect
 
@@ -169,18 +169,7 @@ async def test_a_stalled_reader_on_the_fast_path_gets_its_events_in_order_then_s
         await asyncio.sleep(0.3)
         # Large events, nobody reading: the socket fills, then the frames pile up at the
         # server until the subscriber's limit (SUBSCRIBER_QUEUE_SIZE=20) cuts it off.
-        for index in range(150):
-            await cluster.call(
-                cluster.a,
-                cluster.admin,
-                UPDATE_PRODUCT,
-                input={
-                    "id": gid("Product", product_id),
-                    "expectedVersion": version + index,
-                    "stock": index,
-                    "description": "x" * 4000,
-                },
-            )
+        await flood(cluster, product_id, version=version, count=150, size=4000)
         stocks: list[int] = []
         code = None
         while True:

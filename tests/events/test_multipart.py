@@ -20,10 +20,16 @@ import pytest
 
 from tests.dbtools import fetch_all, fetch_value
 from tests.events.conftest import Cluster, Server, _cluster
-from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, expiring_token, set_stock
+from tests.events.feeds import (
+    ORDER_EVENTS,
+    PRODUCT_EVENTS,
+    a_product,
+    expiring_token,
+    flood,
+    set_stock,
+)
 from tests.events.node import NODE_DIR, NodeSubscription, node_or_skip
 from tests.events.test_subscriptions import settled_count
-from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid, pk
 
 APOLLO = NODE_DIR / "apollo_client.mjs"
@@ -279,18 +285,7 @@ async def test_a_reader_that_falls_behind_is_cut_with_a_slow_consumer_payload(
     ):
         await parts.next()
         await asyncio.sleep(SETTLE_SECONDS)
-        for index in range(UPDATES):
-            await cluster.call(
-                cluster.a,
-                cluster.admin,
-                UPDATE_PRODUCT,
-                input={
-                    "id": gid("Product", product_id),
-                    "expectedVersion": version + index,
-                    "stock": index,
-                    "description": "x" * 5000,
-                },
-            )
+        await flood(cluster, product_id, version=version, count=UPDATES, size=5000)
         payloads = []
         while (payload := await parts.payload(wait=30)) is not None:
             payloads.append(payload)

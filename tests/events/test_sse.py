@@ -21,10 +21,16 @@ import pytest
 from tests.conftest import token_for
 from tests.dbtools import fetch_value
 from tests.events.conftest import Cluster, Server, _cluster
-from tests.events.feeds import ORDER_EVENTS, PRODUCT_EVENTS, a_product, expiring_token, set_stock
+from tests.events.feeds import (
+    ORDER_EVENTS,
+    PRODUCT_EVENTS,
+    a_product,
+    expiring_token,
+    flood,
+    set_stock,
+)
 from tests.events.node import NODE_DIR, NodeSubscription, node_or_skip, node_subscribe
 from tests.events.test_subscriptions import settled_count, subscribers
-from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.helpers import gid
 
 SSE_SUBSCRIBE = NODE_DIR / "graphql_sse_subscribe.mjs"
@@ -395,18 +401,7 @@ async def test_a_reader_that_stops_reading_is_cut_off_with_slow_consumer(
     await writer.drain()
     assert (await reader.readline()).startswith(b"HTTP/1.1 200")
     await asyncio.sleep(SETTLE_SECONDS)
-    for index in range(150):
-        await cluster.call(
-            cluster.a,
-            cluster.admin,
-            UPDATE_PRODUCT,
-            input={
-                "id": gid("Product", product_id),
-                "expectedVersion": version + index,
-                "stock": index,
-                "description": "x" * 5000,
-            },
-        )
+    await flood(cluster, product_id, version=version, count=150, size=5000)
     async with asyncio.timeout(30):
         raw = await reader.read()
     writer.close()
@@ -454,18 +449,7 @@ async def test_a_reserved_stream_whose_reader_stops_reading_cuts_its_operation_o
         )
         assert answer.status_code == 202
         await asyncio.sleep(SETTLE_SECONDS)
-        for index in range(150):
-            await cluster.call(
-                cluster.a,
-                cluster.admin,
-                UPDATE_PRODUCT,
-                input={
-                    "id": gid("Product", product_id),
-                    "expectedVersion": version + index,
-                    "stock": index,
-                    "description": "x" * 5000,
-                },
-            )
+        await flood(cluster, product_id, version=version, count=150, size=5000)
         # Read what is there until the operation's complete (the stream stays open).
         raw = b""
         async with asyncio.timeout(30):
