@@ -28,6 +28,7 @@ from app.auth.authenticate import Authenticator
 from app.auth.signed_links import SignedLinks
 from app.cache.fields import FieldCache
 from app.cache.store import MemoryStore, NullStore, RedisStore, Store
+from app.console.pages import console_routes
 from app.db.embedded import start_embedded_postgres
 from app.db.engine import connect, create_engine, read_only
 from app.errors import ServiceUnavailable
@@ -139,6 +140,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             *export_routes(schema),
             *invoice_routes(),
             *privacy_routes(),
+            *(console_routes() if settings.console else []),
         ],
         middleware=middleware,
         lifespan=lifespan,

@@ -58,7 +58,10 @@ class Settings(BaseSettings):
         description="Memory each of the parsed and the validated document caches may hold, "
         "per worker.",
     )
-    graphiql: bool = Field(default=True, description="Serve GraphiQL on GET /graphql.")
+    graphiql: bool = Field(
+        default=True, description="Serve GraphiQL on GET /graphql (from the console's build)."
+    )
+    console: bool = Field(default=True, description="Serve the console at /admin.")
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
     )

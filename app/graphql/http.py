@@ -26,6 +26,7 @@ from strawberry.types.graphql import OperationType
 from strawberry.types.unset import UnsetType
 
 from app.auth.viewer import ANONYMOUS, RequestMeta
+from app.console.pages import page_response
 from app.errors import ServiceUnavailable, Unauthenticated
 from app.graphql import multipart, sse
 from app.graphql.context import Context
@@ -236,6 +237,10 @@ class GraphQLApp(GraphQL[Context, None]):
             header_auth_error=header_auth_error,
             credential=request.headers.get("authorization") if header_auth_error is None else None,
         )
+
+    async def render_graphql_ide(self, request: Request) -> Response:
+        """GraphiQL from the console's build (app/console), not Strawberry's CDN page."""
+        return page_response("graphiql.html")
 
     async def on_ws_connect(self, context: Context) -> UnsetType | dict[str, object] | None:
         """connection_init: its `authorization` (else the handshake's header) names the
