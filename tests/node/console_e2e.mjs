@@ -1,0 +1,422 @@
+// Drives the console (/admin) and GraphiQL (/graphql) in Debian's Chromium with
+// Playwright, against a running server. Used by tests/console/test_browser.py.
+//
+//   node console_e2e.mjs <scenario>    env: BASE_URL, ADMIN_TOKEN, USER_TOKEN, SHOTS, CHROMIUM
+//
+// Prints one JSON line per check: {"kind": "check", "name", "ok", "detail"}, then
+// {"kind": "done", "external": [...urls outside loopback]}. Every host but the server's
+// is blocked, and every request to one is recorded. On failure it saves a screenshot to
+// SHOTS/<scenario>-failure.png and exits 1.
+import { readFileSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { chromium } from "playwright-core";
+
+const BASE = process.env.BASE_URL;
+const ADMIN = process.env.ADMIN_TOKEN;
+const USER = process.env.USER_TOKEN;
+const SHOTS = process.env.SHOTS;
+const LAPTOP = { width: 1366, height: 800 };
+const TABLET = { width: 820, height: 1180 };
+const WAIT = 15_000;
+
+const external = [];
+const problems = [];
+let failed = false;
+
+function emit(line) {
+  process.stdout.write(JSON.stringify(line) + "\n");
+}
+
+function check(name, ok, detail = null) {
+  emit({ kind: "check", name, ok: Boolean(ok), detail });
+  if (!ok) {
+    failed = true;
+    throw new Error(`check failed: ${name} ${JSON.stringify(detail)}`);
+  }
+}
+
+/** A GraphQL call from outside the browser: "another client". */
+async function api(token, query, variables = {}) {
+  const response = await fetch(`${BASE}/graphql`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${token}` },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = await response.json();
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data;
+}
+
+async function newPage(browser, viewport = LAPTOP) {
+  const context = await browser.newContext({ viewport, acceptDownloads: true });
+  const origin = new URL(BASE);
+  await context.route("**/*", (route) => {
+    const url = new URL(route.request().url());
+    if (url.hostname === origin.hostname || url.protocol === "data:" || url.protocol === "blob:") {
+      return route.fallback();
+    }
+    external.push(url.href);
+    return route.abort("blockedbyclient");
+  });
+  const page = await context.newPage();
+  page.on("websocket", (ws) => {
+    if (new URL(ws.url()).hostname !== origin.hostname) external.push(ws.url());
+  });
+  page.on("pageerror", (error) => problems.push(`pageerror: ${error.message}`));
+  page.on("console", (message) => {
+    if (message.type() === "error" && !/Failed to load resource: the server responded/.test(message.text()))
+      problems.push(`console: ${message.text()}`);
+  });
+  page.setDefaultTimeout(WAIT);
+  return page;
+}
+
+async function signIn(page, token = ADMIN, path = "orders") {
+  await page.goto(`${BASE}/admin/${path}`);
+  await page.getByLabel("API token").fill(token);
+  await page.getByRole("button", { name: "Sign in" }).click();
+  await page.getByRole("navigation", { name: "Console" }).waitFor();
+}
+
+async function shot(page, name) {
+  if (SHOTS) await page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+}
+
+const rows = (page) => page.locator("main table tbody tr");
+
+async function loadAll(page) {
+  // Scrolls to the end of the table until every page is in (infinite scroll).
+  for (let i = 0; i < 100; i++) {
+    const more = page.locator(".more");
+    if (/All \d+ shown|^$/.test((await more.innerText()).trim())) return;
+    await page.locator(".sentinel").scrollIntoViewIfNeeded();
+    await page.waitForTimeout(150);
+  }
+}
+
+const ORDER = `query($id: ID!) { order(id: $id) { id status version } }`;
+
+const scenarios = {
+  async signin(browser) {
+    const page = await newPage(browser);
+    await page.goto(`${BASE}/admin`);
+    await page.getByLabel("API token").fill("not-a-token");
+    await page.getByRole("button", { name: "Sign in" }).click();
+    const error = await page.locator("#token-error").innerText();
+    check("a bad token is refused with the reason", /token|credential|invalid/i.test(error), error);
+    await page.getByLabel("API token").fill(ADMIN);
+    await page.getByRole("button", { name: "Sign in" }).click();
+    await rows(page).first().waitFor();
+    check("signed in, the orders table shows", (await rows(page).count()) > 0);
+    check("the token is not in a cookie", (await page.context().cookies()).length === 0);
+    const stored = await page.evaluate(() => sessionStorage.getItem("ordergraph.token"));
+    check("the token is kept in sessionStorage", stored === ADMIN);
+    await page.reload();
+    await rows(page).first().waitFor();
+    check("a reload keeps the session", await page.getByRole("button", { name: "Sign out" }).isVisible());
+    await shot(page, "orders-laptop");
+  },
+
+  async orders(browser) {
+    const page = await newPage(browser);
+    await signIn(page);
+    await rows(page).first().waitFor();
+    await page.getByRole("button", { name: /^Total/ }).click();
+    await page.waitForURL(/sort=TOTAL%3AASC|sort=TOTAL:ASC/);
+    await page.getByRole("checkbox", { name: "paid" }).check();
+    await page.getByRole("checkbox", { name: "Count all" }).check();
+    await page.waitForURL(/status=PAID/);
+    await page.getByTestId("total").waitFor();
+    await loadAll(page);
+    const ids = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    const totals = await rows(page).evaluateAll((trs) => trs.map((tr) => Number(tr.cells[3].innerText)));
+    const statuses = await page.locator("main select.status").evaluateAll((s) => s.map((e) => e.value));
+    const total = Number((await page.getByTestId("total").innerText()).match(/\d+/)[0]);
+    check("more than one page was scrolled through", ids.length > 25, ids.length);
+    check("no order is shown twice", new Set(ids).size === ids.length, ids.length);
+    check("every order of the total is shown", ids.length === total, { shown: ids.length, total });
+    check("sorted by total, ascending", totals.every((t, i) => i === 0 || totals[i - 1] <= t), totals.slice(0, 5));
+    check("filtered to PAID", statuses.every((s) => s === "PAID"), [...new Set(statuses)]);
+    const truth = await api(ADMIN, `{ orders(filter: {status: [PAID]}) { totalCount } }`);
+    check("the count is the API's", truth.orders.totalCount === total, truth.orders.totalCount);
+    // The view lives in the URL: a reload (or a shared link) shows the same.
+    await page.reload();
+    await page.getByTestId("total").waitFor();
+    check("the filter survives a reload", await page.getByRole("checkbox", { name: "paid" }).isChecked());
+    await shot(page, "orders-filtered-laptop");
+  },
+
+  async status(browser) {
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "orders?status=PENDING");
+    await rows(page).first().waitFor();
+    const [first, second] = await rows(page).evaluateAll((trs) => trs.slice(0, 2).map((tr) => tr.dataset.id));
+    // An optimistic change that sticks: the row shows PAID before the server answers.
+    let release;
+    const held = new Promise((resolve) => (release = resolve));
+    await page.route(`${BASE}/graphql`, async (route) => {
+      if (/UpdateOrderStatus/.test(route.request().postData() ?? "")) await held;
+      return route.fallback();
+    });
+    const select = (id) => page.locator(`tr[data-id="${id}"] select.status`);
+    await select(first).selectOption("PAID");
+    check("the new status shows at once (optimistic)", (await select(first).inputValue()) === "PAID");
+    check("the row is marked as saving", await page.locator(`tr[data-id="${first}"].pending`).count() === 1);
+    release();
+    await page.locator(`tr[data-id="${first}"]:not(.pending)`).waitFor();
+    check("it sticks once the server answers", (await select(first).inputValue()) === "PAID");
+    const saved = await api(ADMIN, ORDER, { id: first });
+    check("the server has it", saved.order.status === "PAID", saved.order);
+    await page.unroute(`${BASE}/graphql`);
+
+    // A refused change: another client moves the order first, so our expectedVersion is stale.
+    await page.route(`${BASE}/graphql`, async (route) => {
+      if (/UpdateOrderStatus/.test(route.request().postData() ?? "")) {
+        const { order } = await api(ADMIN, ORDER, { id: second });
+        await api(ADMIN, `mutation($input: UpdateOrderStatusInput!) { updateOrderStatus(input: $input) { errors { code } } }`,
+          { input: { id: second, status: "CANCELLED", expectedVersion: order.version } });
+      }
+      return route.fallback();
+    });
+    await select(second).selectOption("PAID");
+    const alert = page.getByRole("alert").filter({ hasText: "changed by someone else" });
+    await alert.waitFor();
+    check("CONFLICT is shown as changed by someone else", true, await alert.innerText());
+    await shot(page, "orders-conflict-laptop");
+    // The live feed may already show the other client's CANCELLED; the point is that our PAID is gone.
+    check("the optimistic PAID is rolled back", (await select(second).inputValue()) !== "PAID", await select(second).inputValue());
+    await page.getByRole("button", { name: "Reload order" }).click();
+    await page.waitForFunction((id) => document.querySelector(`tr[data-id="${id}"] select.status`)?.value === "CANCELLED", second);
+    check("Reload shows the other client's change", (await select(second).inputValue()) === "CANCELLED");
+  },
+
+  async product_form(browser) {
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "products/new");
+    const taken = (await api(ADMIN, `{ products(first: 1) { edges { node { sku } } } }`)).products.edges[0].node.sku;
+    let requests = 0;
+    page.on("request", (request) => /CreateProduct/.test(request.postData() ?? "") && requests++);
+    await page.getByLabel("SKU").fill(taken);
+    await page.getByLabel("Name").fill("x".repeat(101));
+    await page.getByLabel("Price").fill("12.345");
+    await page.getByRole("button", { name: "Create product" }).click();
+    const priceError = await page.locator("#field-price-error").innerText();
+    check("a price with three decimals is refused before sending", /two decimals/.test(priceError), priceError);
+    check("a name over 100 characters too", /at most 100/.test(await page.locator("#field-name-error").innerText()));
+    check("nothing was sent", requests === 0, requests);
+    await page.getByLabel("Name").fill("Console test lamp");
+    await page.getByLabel("Price").fill("12.34");
+    await page.getByRole("button", { name: "Create product" }).click();
+    const skuError = page.locator("#field-sku-error");
+    await skuError.waitFor();
+    check("the server's SKU_TAKEN shows next to the SKU", /another product/i.test(await skuError.innerText()), await skuError.innerText());
+    check("the field is marked invalid", (await page.getByLabel("SKU").getAttribute("aria-invalid")) === "true");
+    check("it was the server that said so", requests === 1, requests);
+    await shot(page, "product-form-error-laptop");
+    await page.setViewportSize(TABLET);
+    await shot(page, "product-form-error-tablet");
+    await page.getByLabel("SKU").fill("CONSOLE-LAMP-1");
+    await page.getByRole("button", { name: "Create product" }).click();
+    await page.getByRole("heading", { name: "Product CONSOLE-LAMP-1" }).waitFor();
+    check("a fixed form creates the product", true);
+    // An edit sends expectedVersion; someone else's edit in between is a conflict.
+    const id = decodeURIComponent(new URL(page.url()).pathname.split("/").pop());
+    const { product } = await api(ADMIN, `query($id: ID!) { product(id: $id) { version } }`, { id });
+    await api(ADMIN, `mutation($input: UpdateProductInput!) { updateProduct(input: $input) { errors { code } } }`,
+      { input: { id, expectedVersion: product.version, stock: 7 } });
+    await page.getByLabel("Name").fill("Console test lamp, renamed");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    const alert = page.getByRole("alert").filter({ hasText: "changed by someone else" });
+    await alert.waitFor();
+    check("an edit over someone else's is a conflict", true);
+    await page.getByRole("button", { name: /Reload/ }).click();
+    await page.waitForFunction(() => document.querySelector("#field-stock")?.value === "7");
+    check("reload shows their stock", (await page.getByLabel("Stock").inputValue()) === "7");
+  },
+
+  async search(browser) {
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "products");
+    await rows(page).first().waitFor();
+    const box = page.getByRole("combobox", { name: "Search products" });
+    await box.pressSequentially("chairs", { delay: 40 });
+    const options = page.getByRole("option");
+    await options.first().waitFor();
+    const texts = await options.allInnerTexts();
+    check("the stemmed word finds a chair", texts.length > 0 && texts.every((t) => /chair/i.test(t)), texts);
+    const marks = await page.locator(".suggestions mark").allInnerTexts();
+    check("the match is highlighted", marks.some((m) => /^chair$/i.test(m)), marks);
+    await shot(page, "products-search-laptop");
+    await box.press("Enter");
+    await page.waitForURL(/q=chairs/);
+    await page.getByRole("list", { name: "Active filters" }).waitFor();
+    await page.waitForFunction(() => [...document.querySelectorAll("main table tbody tr")].length > 0 &&
+      [...document.querySelectorAll("main table tbody tr td:nth-child(2)")].every((td) => /chair/i.test(td.textContent)));
+    check("the table is filtered by the search, shown as a chip", true);
+    await page.getByLabel("Stock").selectOption("in");
+    await page.getByRole("button", { name: "Remove filter: in stock" }).waitFor();
+    check("another filter is another chip", (await page.locator(".chips li").count()) === 2);
+    await page.setViewportSize(TABLET);
+    await shot(page, "products-search-tablet");
+    await page.getByRole("button", { name: /Remove filter: matches/ }).click();
+    await page.waitForURL((url) => !url.search.includes("q="));
+    check("removing the chip removes the filter", (await page.locator(".chips li").count()) === 1);
+    // Keyboard: arrows pick a suggestion, Enter opens it.
+    await box.fill("");
+    await box.pressSequentially("kettles", { delay: 40 });
+    await options.first().waitFor();
+    await box.press("ArrowDown");
+    await box.press("Enter");
+    await page.getByRole("heading", { name: /^Product SKU-/ }).waitFor();
+    check("a suggestion opens from the keyboard", /kettle/i.test(await page.getByLabel("Name").inputValue()));
+  },
+
+  async export(browser) {
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "orders?status=SHIPPED,DELIVERED&sort=TOTAL:ASC");
+    await rows(page).first().waitFor();
+    await loadAll(page);
+    const table = await rows(page).evaluateAll((trs) => trs.map((tr) => [tr.dataset.id, tr.cells[3].innerText]));
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "CSV" }).click(),
+    ]);
+    const text = readFileSync(await download.path(), "utf8").trim().split("\n");
+    const header = text[0].split(",").map((h) => h.replace(/"/g, ""));
+    const body = text.slice(1).map((line) => line.split(",").map((c) => c.replace(/"/g, "")));
+    const idAt = header.indexOf("id");
+    const totalAt = header.indexOf("total");
+    const csv = body.map((cells) => [cells[idAt], Number(cells[totalAt]).toFixed(2)]);
+    check("the CSV has the table's rows, in its order", JSON.stringify(csv) === JSON.stringify(table),
+      { csv: csv.length, table: table.length, first: [csv[0], table[0]] });
+    const [pdf] = await Promise.all([page.waitForEvent("download"), page.getByRole("button", { name: "PDF" }).first().click()]);
+    check("the PDF report downloads", readFileSync(await pdf.path()).subarray(0, 5).toString() === "%PDF-");
+    const [invoice] = await Promise.all([
+      page.waitForEvent("download"),
+      rows(page).first().getByRole("button", { name: "PDF" }).click(),
+    ]);
+    check("an order's invoice downloads", readFileSync(await invoice.path()).subarray(0, 5).toString() === "%PDF-",
+      invoice.suggestedFilename());
+  },
+
+  async import(browser) {
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "import");
+    const file = join(process.env.TMPDIR ?? "/tmp", `console-import-${process.pid}.csv`);
+    writeFileSync(file, "sku,name,price,stock\nIMP-OK-1,Imported lamp,10.00,3\nIMP-BAD-2,Bad price lamp,1.234,1\nIMP-OK-3,Imported mug,2.50,9\n");
+    await page.getByLabel("CSV file").setInputFiles(file);
+    await page.getByLabel("Write the good rows, list the bad ones").check();
+    await page.getByRole("button", { name: "Import" }).click();
+    const problems = page.getByRole("table", { name: "Problems, by line" });
+    await problems.waitFor();
+    const cells = await problems.locator("tbody tr").first().locator("td").allInnerTexts();
+    check("the bad row is listed with its line number", cells[0] === "3" && cells[1] === "price", cells);
+    const status = await page.getByRole("status").innerText();
+    check("the good rows were written (REJECT_FAILED_ROWS)", /2 created/.test(status) && /1 failed/.test(status), status);
+    await shot(page, "import-laptop");
+  },
+
+  async live(browser) {
+    const page = await newPage(browser);
+    await signIn(page);
+    await rows(page).first().waitFor();
+    await page.locator(".live-live").waitFor();
+    const { products } = await api(ADMIN, `{ products(first: 1, filter: {inStock: true}) { edges { node { id } } } }`);
+    const started = Date.now();
+    const { placeOrder } = await api(USER, `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } errors { code } } }`,
+      { input: { items: [{ productId: products.edges[0].node.id, quantity: 1 }], idempotencyKey: `console-${Date.now()}` } });
+    const id = placeOrder.order.id;
+    await page.locator(`main tr[data-id="${id}"]`).waitFor();
+    const inTable = Date.now() - started;
+    await page.locator(".feed li", { hasText: "New order from" }).first().waitFor();
+    const inFeed = Date.now() - started;
+    emit({ kind: "figure", name: "order placed elsewhere -> console table, ms", value: inTable });
+    emit({ kind: "figure", name: "order placed elsewhere -> console feed, ms", value: inFeed });
+    check("another client's order appears at the top of the table", (await rows(page).first().getAttribute("data-id")) === id);
+    // Another client's status change changes the row in place.
+    const { order } = await api(ADMIN, ORDER, { id });
+    await api(ADMIN, `mutation($input: UpdateOrderStatusInput!) { updateOrderStatus(input: $input) { errors { code } } }`,
+      { input: { id, status: "PAID", expectedVersion: order.version } });
+    await page.waitForFunction((id) => document.querySelector(`tr[data-id="${id}"] select.status`)?.value === "PAID", id);
+    check("a status changed elsewhere changes the row in place", true);
+    await shot(page, "orders-live-laptop");
+    await page.setViewportSize(TABLET);
+    await shot(page, "orders-tablet");
+  },
+
+  async resume(browser) {
+    // The socket drops; an order placed meanwhile still arrives: the console resubscribes
+    // with `after` set to the last cursor it saw, and the server replays what it missed.
+    const page = await newPage(browser);
+    let down = false;
+    const sockets = [];
+    await page.routeWebSocket(/\/graphql$/, (ws) => {
+      if (down) return ws.close({ code: 1011, reason: "test: down" });
+      sockets.push(ws);
+      ws.connectToServer();
+    });
+    await signIn(page);
+    await rows(page).first().waitFor();
+    await page.locator(".live-live").waitFor();
+    const { products } = await api(ADMIN, `{ products(first: 1, filter: {inStock: true}) { edges { node { id } } } }`);
+    const place = async () => (await api(USER, `mutation($input: PlaceOrderInput!) { placeOrder(input: $input) { order { id } } }`,
+      { input: { items: [{ productId: products.edges[0].node.id, quantity: 1 }], idempotencyKey: `resume-${Math.random()}` } })).placeOrder.order.id;
+    const first = await place();
+    await page.locator(`main tr[data-id="${first}"]`).waitFor();
+    down = true;
+    for (const ws of sockets) await ws.close({ code: 1011, reason: "test: dropped" });
+    await page.locator(".live-reconnecting").waitFor();
+    const missed = await place();
+    await page.waitForTimeout(300);
+    check("while down, the order is not shown", (await page.locator(`main tr[data-id="${missed}"]`).count()) === 0);
+    down = false;
+    await page.locator(`main tr[data-id="${missed}"]`).waitFor();
+    check("after reconnecting, the missed order arrives (resumed with after)", true);
+  },
+
+  async graphiql(browser) {
+    const page = await newPage(browser);
+    await signIn(page);
+    await page.getByRole("link", { name: "GraphiQL" }).click();
+    await page.waitForURL(/\/graphql$/);
+    await page.locator(".graphiql-container").waitFor();
+    await page.getByRole("button", { name: /headers/i }).first().click().catch(() => {});
+    const headers = await page.locator(".graphiql-editor-tool").innerText().catch(() => "");
+    check("the headers editor holds the console's token", headers.includes(ADMIN.slice(0, 12)), headers.slice(0, 80));
+    const editor = page.locator(".graphiql-query-editor .CodeMirror").first();
+    await editor.click();
+    await page.evaluate(() => document.querySelector(".graphiql-query-editor .CodeMirror").CodeMirror.setValue("{ viewer { email role } }"));
+    await page.getByRole("button", { name: /Execute query/i }).click();
+    await page.waitForFunction(() => document.querySelector(".result-window")?.innerText.includes("admin@example.com"));
+    check("a query typed into GraphiQL returns data", true);
+    check("the explorer plugin is there", (await page.getByRole("button", { name: /GraphiQL Explorer|Explorer/ }).count()) > 0);
+    await shot(page, "graphiql-laptop");
+  },
+};
+
+const names = process.argv.slice(2);
+const browser = await chromium.launch({
+  executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+  headless: true,
+  args: ["--no-sandbox", "--disable-dev-shm-usage"],
+});
+let page = null;
+try {
+  for (const name of names) {
+    const scenario = scenarios[name];
+    if (!scenario) throw new Error(`no scenario ${name}`);
+    await scenario(browser);
+  }
+} catch (error) {
+  failed = true;
+  emit({ kind: "error", message: String(error?.stack ?? error) });
+  for (const context of browser.contexts()) {
+    for (page of context.pages()) {
+      if (SHOTS) await page.screenshot({ path: join(SHOTS, `${names.join("-")}-failure.png`) }).catch(() => {});
+    }
+  }
+} finally {
+  emit({ kind: "done", external, problems });
+  await browser.close();
+}
+process.exit(failed ? 1 : 0);
