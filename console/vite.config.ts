@@ -12,6 +12,11 @@ export default defineConfig({
     emptyOutDir: true,
     chunkSizeWarningLimit: 2500,
     rollupOptions: {
+      // Radix and framer-motion (inside GraphiQL) mark modules "use client", which means
+      // nothing outside React Server Components.
+      onwarn(warning, warn) {
+        if (warning.code !== "MODULE_LEVEL_DIRECTIVE") warn(warning);
+      },
       input: {
         index: resolve(__dirname, "index.html"),
         graphiql: resolve(__dirname, "graphiql.html"),

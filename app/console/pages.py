@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import cache
 from pathlib import Path
 
 from starlette.requests import Request
@@ -34,8 +33,9 @@ MISSING = (
 )
 
 
-@cache
 def _page(name: str) -> str | None:
+    # Read per request (a few hundred bytes): a `make console` under a running server
+    # shows at once instead of pointing at assets that are gone.
     path = STATIC / name
     return path.read_text(encoding="utf-8") if path.is_file() else None
 

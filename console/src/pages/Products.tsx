@@ -166,7 +166,7 @@ export function ProductsPage() {
             onBlur={(e) => url.set({ max: e.target.value })} />
         </label>
         <label>
-          Stock
+          Availability
           <select value={url.get("stock")} onChange={(e) => url.set({ stock: e.target.value })}>
             <option value="">any</option>
             <option value="in">in stock</option>
