@@ -51,6 +51,13 @@ class Console:
         return f"http://127.0.0.1:{self.server.port}"
 
 
+def screenshots_dir(tmp: Path) -> Path:
+    """CONSOLE_SCREENSHOTS=docs/console keeps them (the README's come from there)."""
+    shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp / "shots")
+    shots.mkdir(parents=True, exist_ok=True)
+    return shots
+
+
 @pytest.fixture(scope="module")
 def redis_url() -> Iterator[str]:
     with find_redis() as url:
@@ -71,9 +78,7 @@ async def console(
         admin = await token_for(url, ADMIN_EMAIL)
         user = await token_for(url, USER_EMAIL)
         tmp = tmp_path_factory.mktemp("console")
-        # CONSOLE_SCREENSHOTS=docs/console keeps them (the README's come from here).
-        shots = Path(os.environ.get("CONSOLE_SCREENSHOTS") or tmp / "shots")
-        shots.mkdir(parents=True, exist_ok=True)
+        shots = screenshots_dir(tmp)
         server = start_server(url, redis_url, tmp / "server.log")
         try:
             yield Console(server, admin, user, shots)
@@ -123,7 +128,8 @@ def run_scenario(console: Console, scenario: str) -> Run:
     # No script errors and no Content-Security-Policy violations in the page.
     assert end["problems"] == [], end["problems"]
     checks = {line["name"]: line for line in lines if line["kind"] == "check"}
-    assert checks and all(check["ok"] for check in checks.values()), report
+    assert checks, report
+    assert all(check["ok"] for check in checks.values()), report
     figures = {line["name"]: line["value"] for line in lines if line["kind"] == "figure"}
     for figure, value in figures.items():
         print(f"{figure}: {value}")
