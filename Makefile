@@ -6,12 +6,13 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test lint format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-peers bench-export bench-retention profile lock clean
+.PHONY: help install run token test lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-peers bench-export bench-retention profile lock clean
 
 help:
-	@echo "make run     set up, migrate, seed demo data, serve GraphiQL on http://127.0.0.1:8000/graphql"
+	@echo "make run     set up, migrate, seed demo data, serve the console on http://127.0.0.1:8000/admin and GraphiQL on /graphql"
 	@echo "make test    set up, lint (ruff, mypy --strict) and run the tests"
 	@echo "make token   print a new API token for admin@example.com (TOKEN_ARGS=\"--email you@x --expires-in 30\")"
+	@echo "make console rebuild the console (/admin) and GraphiQL into app/console/static (needs Node)"
 	@echo "make lint | format | schema | migrate | seed | bench | profile | lock | clean"
 
 $(STAMP): pyproject.toml requirements.lock
@@ -42,7 +43,22 @@ $(NODE_STAMP): $(NODE_CLIENTS)/package-lock.json
 		npm ci --prefix $(NODE_CLIENTS) --no-audit --no-fund && touch $@; \
 	else echo "npm is not on PATH: the Node client tests will skip"; fi
 
-test: lint $(NODE_STAMP)
+# The console's sources are in console/; its build is committed in app/console/static,
+# so `make run` needs no Node. This rebuilds it from the lockfile (tests/console checks
+# that the committed build matches the sources).
+console:
+	npm ci --prefix console --no-audit --no-fund
+	npm run build --prefix console
+
+# The browser tests drive Debian's Chromium: installed here when missing and running as
+# root; otherwise those tests skip, saying why.
+chromium:
+	@if [ -x /usr/bin/chromium ]; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
+	else echo "no /usr/bin/chromium and not root: the browser tests (tests/console) will skip"; fi
+
+test: lint $(NODE_STAMP) chromium
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

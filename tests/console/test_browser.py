@@ -59,7 +59,7 @@ def test_an_order_from_another_client_appears_in_the_feed_and_the_table(
     console: Console,
 ) -> None:
     run = run_scenario(console, "live")
-    assert "another client's order appears at the top of the table" in run.checks
+    assert "another client's order appears in the table, in its place (newest first)" in run.checks
     assert "a status changed elsewhere changes the row in place" in run.checks
 
 

@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, gql } from "../api";
 import { useConnection } from "../connection";
 import { download, ExportButtons } from "../components/ExportButtons";
@@ -96,6 +96,8 @@ export function OrdersPage() {
   const [notice, setNotice] = useState<Notice | null>(null);
   const [pending, setPending] = useState<Set<string>>(new Set());
   const { update } = connection;
+  const hasNextRef = useRef(connection.hasNextPage);
+  hasNextRef.current = connection.hasNextPage;
 
   // Rows change in place when anyone changes an order; a new order that this view
   // would show first is put at the top.
@@ -109,11 +111,16 @@ export function OrdersPage() {
               node.id === order.id && node.version <= order.version ? order : node,
             );
           }
-          const newestFirst = sort.field === "CREATED_AT" && sort.direction === "DESC";
+          // A new order goes where this view's order puts it: among the rows loaded,
+          // or nowhere yet if it belongs to a page not loaded.
           const matches = !statuses.length || statuses.includes(order.status);
-          return event.type === "CREATED" && newestFirst && matches && !filter?.total
-            ? [order, ...nodes]
-            : nodes;
+          if (event.type !== "CREATED" || sort.field !== "CREATED_AT" || !matches || filter?.total)
+            return nodes;
+          const after = (node: Order) =>
+            sort.direction === "DESC" ? node.createdAt < order.createdAt : node.createdAt > order.createdAt;
+          const at = nodes.findIndex(after);
+          if (at === -1) return hasNextRef.current ? nodes : [...nodes, order];
+          return [...nodes.slice(0, at), order, ...nodes.slice(at)];
         });
       }),
     // eslint-disable-next-line react-hooks/exhaustive-deps
