@@ -133,7 +133,10 @@ export function OrdersPage() {
     update((nodes) => nodes.map((node) => (node.id === order.id ? { ...node, status } : node)));
     setPending((old) => new Set(old).add(order.id));
     const rollBack = (text: string, conflict: boolean) => {
-      update((nodes) => nodes.map((node) => (node.id === order.id ? order : node)));
+      // Back to what was read, unless a live event has brought a newer version meanwhile.
+      update((nodes) =>
+        nodes.map((node) => (node.id === order.id && node.version === order.version ? order : node)),
+      );
       setNotice({ id: order.id, text, conflict });
     };
     try {
@@ -150,7 +153,7 @@ export function OrdersPage() {
       const error = exc as ApiError;
       rollBack(
         error.isConflict
-          ? "This order was changed by someone else. Reload it to see the change, then try again."
+          ? `The order of ${order.user.email} placed ${when(order.createdAt)} was changed by someone else. Reload it to see the change, then try again.`
           : error.message,
         error.isConflict,
       );
@@ -292,7 +295,7 @@ export function OrdersPage() {
         connection={connection}
         sort={sort}
         onSort={(field, direction) => url.set({ sort: `${field}:${direction}` })}
-        rowClass={(o) => (pending.has(o.id) ? "pending" : "")}
+        rowClass={(o) => (pending.has(o.id) ? "pending" : notice?.id === o.id ? "refused" : "")}
       />
     </section>
   );

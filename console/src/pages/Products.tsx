@@ -8,7 +8,7 @@ import { parseSort, Table, type Column } from "../components/Table";
 import { subscribe } from "../live";
 import { linkProps, navigate, useUrlState } from "../router";
 
-export const PRODUCT_FIELDS = `id sku name description price stock version updatedAt`;
+export const PRODUCT_FIELDS = `id sku name description price stock version createdAt updatedAt`;
 
 const PRODUCTS = (count: boolean) => `
   query Products($first: Int, $after: String, $filter: ProductFilter, $orderBy: ProductSort) {
@@ -37,6 +37,7 @@ export interface Product {
   price: string;
   stock: number;
   version: number;
+  createdAt: string;
   updatedAt: string;
 }
 
@@ -98,7 +99,11 @@ export function ProductsPage() {
     setNotice(null);
     update((nodes) => nodes.map((node) => (node.id === product.id ? { ...node, stock } : node)));
     const rollBack = (text: string) => {
-      update((nodes) => nodes.map((node) => (node.id === product.id ? product : node)));
+      update((nodes) =>
+        nodes.map((node) =>
+          node.id === product.id && node.version === product.version ? product : node,
+        ),
+      );
       setNotice(text);
     };
     try {
@@ -138,7 +143,7 @@ export function ProductsPage() {
       render: (p) => <StockCell product={p} onSave={(stock) => void setStock(p, stock)} />,
       className: "num",
     },
-    { label: "Added", sort: "CREATED_AT", render: (p) => new Date(p.updatedAt).toLocaleDateString() },
+    { label: "Added", sort: "CREATED_AT", render: (p) => new Date(p.createdAt).toLocaleDateString() },
   ];
 
   return (
