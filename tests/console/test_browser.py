@@ -30,6 +30,13 @@ def test_status_change_is_optimistic_and_rolled_back_on_conflict(console: Consol
     assert "the optimistic PAID is rolled back" in run.checks
 
 
+def test_stock_edit_is_optimistic_and_rolled_back_on_conflict(console: Console) -> None:
+    run = run_scenario(console, "stock")
+    assert "a stock edit is saved" in run.checks
+    assert "and the stock goes back" in run.checks
+    assert "nothing was written" in run.checks
+
+
 def test_product_form_shows_client_checks_and_the_servers_field_error(console: Console) -> None:
     run = run_scenario(console, "product_form")
     assert "a price with three decimals is refused before sending" in run.checks

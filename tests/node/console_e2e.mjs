@@ -237,6 +237,44 @@ const scenarios = {
     check("reload shows their stock", (await page.getByLabel("Stock").inputValue()) === "7");
   },
 
+  async stock(browser) {
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "products?sort=SKU:ASC");
+    await rows(page).first().waitFor();
+    const [first, second] = await rows(page).evaluateAll((trs) => trs.slice(0, 2).map((tr) => tr.dataset.id));
+    const stock = (id) => page.locator(`tr[data-id="${id}"] input.stock`);
+    const PRODUCT = `query($id: ID!) { product(id: $id) { stock version } }`;
+    await stock(first).fill("5");
+    await stock(first).press("Enter");
+    const saved = await (async () => {
+      for (let i = 0; i < 50; i++) {
+        const { product } = await api(ADMIN, PRODUCT, { id: first });
+        if (product.stock === 5) return product;
+        await page.waitForTimeout(100);
+      }
+      return null;
+    })();
+    check("a stock edit is saved", saved !== null && (await stock(first).inputValue()) === "5");
+    // Someone else changes the product between our read and our write: CONFLICT.
+    const before = await stock(second).inputValue();
+    await page.route(`${BASE}/graphql`, async (route) => {
+      if (/SetStock/.test(route.request().postData() ?? "")) {
+        const { product } = await api(ADMIN, PRODUCT, { id: second });
+        await api(ADMIN, `mutation($input: UpdateProductInput!) { updateProduct(input: $input) { errors { code } } }`,
+          { input: { id: second, expectedVersion: product.version, name: `Renamed ${Date.now()}` } });
+      }
+      return route.fallback();
+    });
+    await stock(second).fill("77");
+    await stock(second).press("Enter");
+    const alert = page.getByRole("alert").filter({ hasText: "changed by someone else" });
+    await alert.waitFor();
+    check("a refused stock edit says changed by someone else", true, await alert.innerText());
+    check("and the stock goes back", (await stock(second).inputValue()) === before, await stock(second).inputValue());
+    const { product } = await api(ADMIN, PRODUCT, { id: second });
+    check("nothing was written", String(product.stock) === before, product.stock);
+  },
+
   async search(browser) {
     const page = await newPage(browser);
     await signIn(page, ADMIN, "products");
