@@ -44,6 +44,13 @@ def test_product_form_shows_client_checks_and_the_servers_field_error(console: C
     assert "an edit over someone else's is a conflict" in run.checks
 
 
+def test_user_page_exports_and_erases_after_a_confirmation(console: Console) -> None:
+    run = run_scenario(console, "users")
+    assert "the personal data export downloads as JSON" in run.checks
+    assert "erasing waits for the typed confirmation" in run.checks
+    assert "the user is erased (pseudonymous now)" in run.checks
+
+
 def test_search_autocompletes_a_product_by_a_stemmed_word(console: Console) -> None:
     run = run_scenario(console, "search")
     assert "the stemmed word finds a chair" in run.checks

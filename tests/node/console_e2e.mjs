@@ -275,6 +275,41 @@ const scenarios = {
     check("nothing was written", String(product.stock) === before, product.stock);
   },
 
+  async users(browser) {
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "users");
+    await rows(page).first().waitFor();
+    const email = await page.getByLabel("Email contains");
+    await email.fill("user000021");
+    await email.press("Enter");
+    await page.waitForURL(/email=user000021/);
+    await page.waitForFunction(() => document.querySelectorAll("main table tbody tr").length === 1);
+    check("the users table filters by email", true);
+    await page.getByRole("link", { name: "user000021@example.com" }).click();
+    await page.getByRole("heading", { name: "user000021@example.com" }).waitFor();
+    await page.getByLabel("Name").fill("");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    check("an empty name is refused next to the field", /Required/.test(await page.locator("#field-name-error").innerText()));
+    await page.getByLabel("Name").fill("Renamed In Console");
+    await page.getByRole("button", { name: "Save changes" }).click();
+    await page.getByRole("status").filter({ hasText: "Saved" }).waitFor();
+    const [data] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "Export personal data (JSON)" }).click(),
+    ]);
+    const exported = JSON.parse(readFileSync(await data.path(), "utf8"));
+    check("the personal data export downloads as JSON", JSON.stringify(exported).includes("user000021@example.com"));
+    await page.getByRole("button", { name: "Erase personal data…" }).click();
+    const erase = page.getByRole("button", { name: "Erase for good" });
+    check("erasing waits for the typed confirmation", await erase.isDisabled());
+    await page.getByLabel("Email address").fill("user000021@example.com");
+    await shot(page, "user-erase-laptop");
+    await erase.click();
+    await page.getByRole("status").filter({ hasText: "Erased" }).waitFor();
+    const heading = await page.getByRole("heading", { level: 1 }).innerText();
+    check("the user is erased (pseudonymous now)", !heading.includes("user000021"), heading);
+  },
+
   async search(browser) {
     const page = await newPage(browser);
     await signIn(page, ADMIN, "products");
