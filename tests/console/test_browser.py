@@ -51,6 +51,11 @@ def test_user_page_exports_and_erases_after_a_confirmation(console: Console) -> 
     assert "the user is erased (pseudonymous now)" in run.checks
 
 
+def test_audit_trail_filters_and_sorts(console: Console) -> None:
+    run = run_scenario(console, "audit")
+    assert "the audit trail filters by action" in run.checks
+
+
 def test_search_autocompletes_a_product_by_a_stemmed_word(console: Console) -> None:
     run = run_scenario(console, "search")
     assert "the stemmed word finds a chair" in run.checks

@@ -310,6 +310,24 @@ const scenarios = {
     check("the user is erased (pseudonymous now)", !heading.includes("user000021"), heading);
   },
 
+  async audit(browser) {
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "audit");
+    await rows(page).first().waitFor();
+    const wanted = await rows(page).first().locator("td").nth(1).innerText();
+    const action = page.getByLabel("Action");
+    await action.fill(wanted);
+    await action.press("Enter");
+    await page.waitForURL(/action=/);
+    await page.waitForFunction((wanted) => [...document.querySelectorAll("main table tbody tr")].length > 0 &&
+      [...document.querySelectorAll("main table tbody tr td:nth-child(2)")].every((td) => td.innerText === wanted), wanted);
+    check("the audit trail filters by action", true);
+    await page.getByRole("button", { name: /^When/ }).click();
+    await page.waitForURL(/sort=OCCURRED_AT%3AASC|sort=OCCURRED_AT:ASC/);
+    check("and sorts by occurredAt", (await rows(page).count()) > 0);
+    await shot(page, "audit-laptop");
+  },
+
   async search(browser) {
     const page = await newPage(browser);
     await signIn(page, ADMIN, "products");
