@@ -324,6 +324,8 @@ const scenarios = {
     check("the audit trail filters by action", true);
     await page.getByRole("button", { name: /^When/ }).click();
     await page.waitForURL(/sort=OCCURRED_AT%3AASC|sort=OCCURRED_AT:ASC/);
+    await page.getByRole("columnheader", { name: /When/ }).and(page.locator('[aria-sort="ascending"]')).waitFor();
+    await rows(page).first().waitFor();
     check("and sorts by occurredAt", (await rows(page).count()) > 0);
     await shot(page, "audit-laptop");
   },
