@@ -226,6 +226,8 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
     log.info(
         "GraphiQL on http://%s:%s/graphql (%d worker%s)", host, port, workers, "s"[: workers > 1]
     )
+    if settings.console:
+        log.info("Console on http://%s:%s/admin (sign in with `make token`)", host, port)
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally instead, so
     # atexit handlers run and an embedded PostgreSQL stops with us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
