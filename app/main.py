@@ -10,13 +10,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import (
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -29,8 +28,7 @@ from app.auth.signed_links import SignedLinks
 from app.cache.fields import FieldCache
 from app.cache.store import MemoryStore, NullStore, RedisStore, Store
 from app.db.embedded import start_embedded_postgres
-from app.db.engine import connect, create_engine, read_only
-from app.errors import ServiceUnavailable
+from app.db.engine import create_engine, read_only
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
@@ -44,6 +42,8 @@ from app.graphql.sse import Reservations
 from app.privacy.routes import privacy_routes
 from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
+from app.web.draining import Drain, SignalHandoff
+from app.web.health import Readiness, healthz, readyz
 
 log = logging.getLogger(__name__)
 
@@ -59,9 +59,22 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else start_embedded_postgres(settings.data_dir)
         )
         engine = create_engine(settings, url)
+        drain = Drain(delay=settings.shutdown_drain_seconds)
+        # In order: WebSockets go away (1001) first, so graphql-ws clients reconnect
+        # instead of seeing their subscriptions end; then every other subscriber ends.
+        drain.on_drain(graphql.close_sockets)
+        drain.on_drain(lambda: _end_subscribers(app))
+        handoff = SignalHandoff(drain, asyncio.get_running_loop())
+        handoff.install()
+        app.state.drain = drain
         app.state.settings = settings
         app.state.engine = engine
         app.state.reader = read_only(engine)
+        app.state.readiness = Readiness(
+            reader=app.state.reader,
+            drain=drain,
+            redis_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
+        )
         app.state.authenticator = Authenticator(settings, app.state.reader)
         app.state.shared_results = shared_results(schema._schema)
         app.state.links = SignedLinks(engine, secret=settings.signing_secret)
@@ -86,6 +99,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 finally:
                     await app.state.sse_reservations.close()
         finally:
+            handoff.uninstall()
+            await app.state.readiness.close()
             await engine.dispose()
             await store.close()
 
@@ -210,6 +225,12 @@ async def running_retention(
             await asyncio.wait(pending, timeout=5)
 
 
+async def _end_subscribers(app: Starlette) -> None:
+    broker: Broker | None = getattr(app.state, "broker", None)
+    if broker is not None:
+        broker.end_subscribers()
+
+
 def cache_store(settings: Settings) -> Store:
     """Redis when there is one; this process's memory when it is the only worker."""
     if not settings.field_cache:
@@ -254,11 +275,6 @@ def _tune_gc() -> None:
     gc.set_threshold(10_000, 1000, 10)
 
 
-async def healthz(request: Request) -> JSONResponse:
-    """Liveness: the process answers."""
-    return JSONResponse({"status": "ok"})
-
-
 async def metrics(request: Request) -> PlainTextResponse:
     """Counters in Prometheus' text format."""
     cache: FieldCache = request.app.state.field_cache
@@ -296,13 +312,3 @@ async def metrics(request: Request) -> PlainTextResponse:
         f"ordergraph_event_frames_direct_total {shared.direct}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-
-async def readyz(request: Request) -> JSONResponse:
-    """Readiness: PostgreSQL answers too."""
-    try:
-        async with connect(request.app.state.reader) as conn:
-            await conn.execute(text("SELECT 1"))
-    except ServiceUnavailable as exc:
-        return JSONResponse({"status": "unavailable", "reason": exc.message}, status_code=503)
-    return JSONResponse({"status": "ok"})

@@ -8,6 +8,7 @@ could not run (parse or validation errors); application/json always answers 200.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from functools import cached_property
 from typing import Any
 
@@ -29,7 +30,13 @@ from app.auth.viewer import ANONYMOUS, RequestMeta
 from app.errors import ServiceUnavailable, Unauthenticated
 from app.graphql import multipart, sse
 from app.graphql.context import Context
-from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
+from app.graphql.websocket import (
+    LegacyWSHandler,
+    TextFrameAdapter,
+    TransportWSHandler,
+    go_away,
+    open_sockets,
+)
 from app.loaders import Loaders
 from app.web.errors import domain_error_response, error_response
 from app.web.requests import request_id as request_id_of
@@ -207,6 +214,14 @@ class GraphQLApp(GraphQL[Context, None]):
     @cached_property
     def sse_streams(self) -> sse.StreamSlots:
         return sse.StreamSlots()
+
+    @cached_property
+    def open_sockets(self) -> weakref.WeakSet[TextFrameAdapter]:
+        return open_sockets()
+
+    async def close_sockets(self) -> None:
+        """Graceful shutdown: every WebSocket closes with 1001 (going away)."""
+        await go_away(self.open_sockets)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
