@@ -9,7 +9,9 @@ from tests.conftest import running_app
 from tests.redis_server import free_port
 
 
-async def test_readyz_reports_postgres_migrations_and_redis(seeded_url: str, redis_url: str) -> None:
+async def test_readyz_reports_postgres_migrations_and_redis(
+    seeded_url: str, redis_url: str
+) -> None:
     async with running_app(seeded_url, redis_url=redis_url) as api:
         response = await api.client.get("/readyz")
     assert response.status_code == 200
