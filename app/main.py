@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import logging
@@ -29,6 +30,8 @@ from app.cache.fields import FieldCache
 from app.cache.store import MemoryStore, NullStore, RedisStore, Store
 from app.db.embedded import start_embedded_postgres
 from app.db.engine import create_engine, read_only
+from app.db.replicas import LSN_HEADER, Replicas
+from app.errors import ServiceUnavailable
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
@@ -70,6 +73,9 @@ def create_app(settings: Settings | None = None) -> Starlette:
         app.state.settings = settings
         app.state.engine = engine
         app.state.reader = read_only(engine)
+        # Queries may read from replicas; everything else stays on the primary.
+        replicas = Replicas.from_settings(settings, engine)
+        app.state.replicas = replicas
         app.state.readiness = Readiness(
             reader=app.state.reader,
             drain=drain,
@@ -88,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             # Background work stops first: its connections go back before the pool.
             async with (
+                running_replicas(replicas),
                 running_events(app, settings, engine),
                 running_retention(app, settings, engine),
             ):
@@ -138,9 +145,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     "content-type",
                     "x-request-id",
                     "x-graphql-event-stream-token",
+                    LSN_HEADER,
                     *PREFLIGHT_HEADERS,
                 ],
-                expose_headers=["x-request-id"],
+                expose_headers=["x-request-id", LSN_HEADER],
             )
         )
     return Starlette(
@@ -158,6 +166,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+
+
+@asynccontextmanager
+async def running_replicas(replicas: Replicas | None) -> AsyncIterator[None]:
+    """Each replica's position and lag, checked every REPLICA_CHECK_SECONDS."""
+    if replicas is None:
+        yield
+        return
+    # The first requests already know which replicas are usable.
+    with contextlib.suppress(ServiceUnavailable):
+        await replicas.check()
+    task = asyncio.create_task(replicas.run(), name="replicas")
+    try:
+        yield
+    finally:
+        replicas.stop()
+        _, pending = await asyncio.wait([task], timeout=5)
+        for left in pending:
+            left.cancel()
+        await replicas.dispose()
 
 
 @asynccontextmanager
