@@ -205,6 +205,7 @@ async def running_events(
         bus,
         poll_interval=settings.events_poll_seconds,
         on_moved=lambda events: app.state.field_cache.invalidate_events(events),
+        listen=not settings.db_pgbouncer,
     )
     app.state.broker = broker
     app.state.relay = relay
