@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
 from app.settings import Settings
