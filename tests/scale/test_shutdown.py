@@ -153,6 +153,8 @@ async def test_sigterm_drains_a_mutation_and_a_graphql_ws_subscriber_resumes_on_
         done = await sub.done()
 
     assert cluster.a.process.wait(30) == 0
+    cluster.a.log.flush()
+    assert "Traceback" not in Path(cluster.a.log.name).read_text()
     assert sub.of("error") == [], sub.lines
     assert done["received"] == 4
     # 10 came before the subscription; 12 committed while a drained: no gap, no duplicate.
@@ -212,3 +214,4 @@ async def test_sigterm_ends_http_subscriptions_with_shutting_down_and_a_whole_bo
     assert [error["extensions"]["code"] for error in last["errors"]] == ["SHUTTING_DOWN"]
     assert "after" in last["errors"][0]["message"]
     assert cluster.a.process.wait(30) == 0
+    assert "Traceback" not in Path(cluster.a.log.name).read_text()
