@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-peers bench-export bench-retention profile lock clean
+.PHONY: help install run token test pgbouncer lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-peers bench-export bench-retention profile lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve the console on http://127.0.0.1:8000/admin and GraphiQL on /graphql"
@@ -58,7 +58,17 @@ chromium:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; \
 	else echo "no /usr/bin/chromium and not root: the browser tests (tests/console) will skip"; fi
 
-test: lint $(NODE_STAMP) chromium
+# The tests start a real PgBouncer (Debian's package). As root (CI on a fresh clone) it
+# is installed when missing; otherwise those tests skip, saying why.
+pgbouncer:
+	@if ! command -v pgbouncer >/dev/null && [ ! -x /usr/sbin/pgbouncer ]; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null || \
+			 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pgbouncer >/dev/null)); \
+		else echo "pgbouncer is not installed (apt-get install pgbouncer): its tests will skip"; fi; \
+	fi
+
+test: lint $(NODE_STAMP) chromium pgbouncer
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

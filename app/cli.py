@@ -240,6 +240,8 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
         log_level=settings.log_level,
         access_log=settings.log_level == "debug",
         ws_per_message_deflate=settings.ws_per_message_deflate,
+        # After the app's own drain (app.web.draining): what requests in flight get.
+        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
     )
     return 0
 

@@ -22,6 +22,8 @@
     │                          nothing was written, sending the same request again is safe
     ├── SlowConsumer           SLOW_CONSUMER: a subscriber fell too far behind and was cut
     │                          off; it resumes with `after` set to its last cursor
+    ├── ShuttingDown           SHUTTING_DOWN: this server is stopping (SIGTERM) and ended
+    │                          the subscription; resume with `after` on another instance
     ├── LinkRefused            a signed link (app.auth.signed_links) that does not work:
     │   ├── LinkInvalid        LINK_INVALID: tampered with, unreadable, or signed for
     │   │                      another purpose or download
@@ -88,6 +90,11 @@ class TryAgain(OrdergraphError):
 
 class SlowConsumer(OrdergraphError):
     code = "SLOW_CONSUMER"
+
+
+class ShuttingDown(OrdergraphError):
+    code = "SHUTTING_DOWN"
+    retryable = True
 
 
 class LinkRefused(OrdergraphError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import hashlib
 import logging
@@ -10,13 +11,12 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import timedelta
 
-from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import (
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -30,7 +30,8 @@ from app.cache.fields import FieldCache
 from app.cache.store import MemoryStore, NullStore, RedisStore, Store
 from app.console.pages import console_routes
 from app.db.embedded import start_embedded_postgres
-from app.db.engine import connect, create_engine, read_only
+from app.db.engine import create_engine, read_only
+from app.db.replicas import LSN_HEADER, Replicas
 from app.errors import ServiceUnavailable
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
@@ -45,6 +46,8 @@ from app.graphql.sse import Reservations
 from app.privacy.routes import privacy_routes
 from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
+from app.web.draining import Drain, SignalHandoff
+from app.web.health import Readiness, healthz, readyz
 
 log = logging.getLogger(__name__)
 
@@ -60,9 +63,25 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else start_embedded_postgres(settings.data_dir)
         )
         engine = create_engine(settings, url)
+        drain = Drain(delay=settings.shutdown_drain_seconds)
+        # In order: WebSockets go away (1001) first, so graphql-ws clients reconnect
+        # instead of seeing their subscriptions end; then every other subscriber ends.
+        drain.on_drain(graphql.close_sockets)
+        drain.on_drain(lambda: _end_subscribers(app))
+        handoff = SignalHandoff(drain, asyncio.get_running_loop())
+        handoff.install()
+        app.state.drain = drain
         app.state.settings = settings
         app.state.engine = engine
         app.state.reader = read_only(engine)
+        # Queries may read from replicas; everything else stays on the primary.
+        replicas = Replicas.from_settings(settings, engine)
+        app.state.replicas = replicas
+        app.state.readiness = Readiness(
+            reader=app.state.reader,
+            drain=drain,
+            redis_url=settings.redis_url.get_secret_value() if settings.redis_url else None,
+        )
         app.state.authenticator = Authenticator(settings, app.state.reader)
         app.state.shared_results = shared_results(schema._schema)
         app.state.links = SignedLinks(engine, secret=settings.signing_secret)
@@ -76,6 +95,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             # Background work stops first: its connections go back before the pool.
             async with (
+                running_replicas(replicas),
                 running_events(app, settings, engine),
                 running_retention(app, settings, engine),
             ):
@@ -87,6 +107,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 finally:
                     await app.state.sse_reservations.close()
         finally:
+            handoff.uninstall()
+            await app.state.readiness.close()
             await engine.dispose()
             await store.close()
 
@@ -124,9 +146,10 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     "content-type",
                     "x-request-id",
                     "x-graphql-event-stream-token",
+                    LSN_HEADER,
                     *PREFLIGHT_HEADERS,
                 ],
-                expose_headers=["x-request-id"],
+                expose_headers=["x-request-id", LSN_HEADER],
             )
         )
     return Starlette(
@@ -148,6 +171,26 @@ def create_app(settings: Settings | None = None) -> Starlette:
 
 
 @asynccontextmanager
+async def running_replicas(replicas: Replicas | None) -> AsyncIterator[None]:
+    """Each replica's position and lag, checked every REPLICA_CHECK_SECONDS."""
+    if replicas is None:
+        yield
+        return
+    # The first requests already know which replicas are usable.
+    with contextlib.suppress(ServiceUnavailable):
+        await replicas.check()
+    task = asyncio.create_task(replicas.run(), name="replicas")
+    try:
+        yield
+    finally:
+        replicas.stop()
+        _, pending = await asyncio.wait([task], timeout=5)
+        for left in pending:
+            left.cancel()
+        await replicas.dispose()
+
+
+@asynccontextmanager
 async def running_events(
     app: Starlette, settings: Settings, engine: AsyncEngine
 ) -> AsyncIterator[None]:
@@ -164,6 +207,7 @@ async def running_events(
         bus,
         poll_interval=settings.events_poll_seconds,
         on_moved=lambda events: app.state.field_cache.invalidate_events(events),
+        listen=not settings.db_pgbouncer,
     )
     app.state.broker = broker
     app.state.relay = relay
@@ -212,6 +256,12 @@ async def running_retention(
             await asyncio.wait(pending, timeout=5)
 
 
+async def _end_subscribers(app: Starlette) -> None:
+    broker: Broker | None = getattr(app.state, "broker", None)
+    if broker is not None:
+        broker.end_subscribers()
+
+
 def cache_store(settings: Settings) -> Store:
     """Redis when there is one; this process's memory when it is the only worker."""
     if not settings.field_cache:
@@ -256,11 +306,6 @@ def _tune_gc() -> None:
     gc.set_threshold(10_000, 1000, 10)
 
 
-async def healthz(request: Request) -> JSONResponse:
-    """Liveness: the process answers."""
-    return JSONResponse({"status": "ok"})
-
-
 async def metrics(request: Request) -> PlainTextResponse:
     """Counters in Prometheus' text format."""
     cache: FieldCache = request.app.state.field_cache
@@ -298,13 +343,3 @@ async def metrics(request: Request) -> PlainTextResponse:
         f"ordergraph_event_frames_direct_total {shared.direct}",
     ]
     return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
-
-
-async def readyz(request: Request) -> JSONResponse:
-    """Readiness: PostgreSQL answers too."""
-    try:
-        async with connect(request.app.state.reader) as conn:
-            await conn.execute(text("SELECT 1"))
-    except ServiceUnavailable as exc:
-        return JSONResponse({"status": "unavailable", "reason": exc.message}, status_code=503)
-    return JSONResponse({"status": "ok"})

@@ -33,6 +33,37 @@ class Settings(BaseSettings):
         default=15_000, ge=0, description="PostgreSQL statement_timeout; 0 disables it."
     )
     db_connect_timeout_s: float = Field(default=5.0, gt=0, description="Connect timeout.")
+    database_replica_urls: tuple[SecretStr, ...] = Field(
+        default=(),
+        description='Read replicas of DATABASE_URL, JSON list: ["postgresql+asyncpg://..."]. '
+        "Queries read from them; mutations, subscriptions, the relay and reads that carry "
+        "X-Ordergraph-LSN ahead of a replica go to the primary.",
+    )
+    replica_max_lag_ms: int = Field(
+        default=5_000,
+        ge=0,
+        description="A replica further behind the primary than this is skipped.",
+    )
+    replica_check_seconds: float = Field(
+        default=1.0, gt=0, description="How often each replica's position and lag are read."
+    )
+    db_pgbouncer: bool = Field(
+        default=False,
+        description="DATABASE_URL goes through PgBouncer in transaction pooling mode: no "
+        "prepared statement cache (asyncpg statement_cache_size=0), no session settings "
+        "at connect (set statement_timeout on the role), no LISTEN (the relay polls).",
+    )
+    shutdown_drain_seconds: float = Field(
+        default=5.0,
+        ge=0,
+        description="On SIGTERM, how long /readyz answers 503 while the server still serves, "
+        "before WebSockets close (1001) and streams end; a load balancer's check interval.",
+    )
+    shutdown_grace_seconds: int = Field(
+        default=30,
+        ge=0,
+        description="On SIGTERM, how long requests in flight get to finish after the drain.",
+    )
     default_page_size: int = Field(default=20, ge=1, description="Page size without first/last.")
     max_page_size: int = Field(default=100, ge=1, description="Largest first/last accepted.")
     max_query_depth: int = Field(default=12, ge=2, description="Deepest selection accepted.")
@@ -240,6 +271,15 @@ class Settings(BaseSettings):
         if value is None or not value.get_secret_value():
             return None
         return SecretStr(asyncpg_url(value.get_secret_value(), name="DATABASE_URL"))
+
+    @field_validator("database_replica_urls")
+    @classmethod
+    def _replicas_asyncpg(cls, value: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+        return tuple(
+            SecretStr(asyncpg_url(url.get_secret_value(), name="DATABASE_REPLICA_URLS"))
+            for url in value
+            if url.get_secret_value()
+        )
 
     @field_validator("backup_key")
     @classmethod

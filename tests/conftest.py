@@ -130,6 +130,9 @@ class Api:
     Requests carry `token` (an admin's, for the shared fixtures) unless it is None.
     """
 
+    # The app itself, for tests that look at its state (running_app sets it).
+    app: Any = None
+
     def __init__(
         self, client: httpx.AsyncClient, statements: StatementLog, url: str, token: str | None
     ) -> None:
@@ -211,7 +214,9 @@ async def running_app(url: str, *, as_admin: bool = True, **overrides: Any) -> A
         event.listen(app.state.engine.sync_engine, "before_cursor_execute", statements)
         transport = httpx.ASGITransport(app=TaggedRequests(app))
         async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
-            yield Api(client, statements, url, token)
+            api = Api(client, statements, url, token)
+            api.app = app
+            yield api
 
 
 @pytest.fixture

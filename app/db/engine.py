@@ -7,10 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakKeyDictionary, WeakSet
 
 from asyncpg import exceptions as asyncpg_exceptions
 from sqlalchemy import event
+from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
@@ -34,32 +35,57 @@ def create_engine(settings: Settings, url: str) -> AsyncEngine:
     read, which tripled the cost of a point lookup.
     """
     server_settings = {"application_name": "ordergraph"}
-    if settings.db_statement_timeout_ms:
+    connect_args: dict[str, Any] = {"timeout": settings.db_connect_timeout_s}
+    if settings.db_pgbouncer:
+        # PgBouncer 1.18 (Debian's) refuses startup parameters it does not know, such
+        # as statement_timeout (set it on the role: see the README), and a prepared
+        # statement is only good on the server connection of its transaction: no
+        # statement cache, neither asyncpg's nor SQLAlchemy's.
+        connect_args["statement_cache_size"] = 0
+        url = (
+            make_url(url)
+            .update_query_dict({"prepared_statement_cache_size": "0"})
+            .render_as_string(hide_password=False)
+        )
+    elif settings.db_statement_timeout_ms:
         server_settings["statement_timeout"] = str(settings.db_statement_timeout_ms)
+    connect_args["server_settings"] = server_settings
     engine = create_async_engine(
         url,
         pool_size=settings.db_pool_size,
         max_overflow=settings.db_max_overflow,
         pool_timeout=settings.db_connect_timeout_s * 2,
-        connect_args={
-            "server_settings": server_settings,
-            "timeout": settings.db_connect_timeout_s,
-        },
+        connect_args=connect_args,
     )
+    if settings.db_pgbouncer:
+        _THROUGH_PGBOUNCER.add(engine.sync_engine.pool)
     event.listen(engine.sync_engine, "checkout", _refuse_closed)
     event.listen(engine.sync_engine, "connect", _numeric_as_text)
     return engine
 
 
+# Pools that reach PostgreSQL through PgBouncer in transaction pooling mode.
+_THROUGH_PGBOUNCER: WeakSet[Pool] = WeakSet()
+
+
+def through_pgbouncer(engine: AsyncEngine) -> bool:
+    return engine.sync_engine.pool in _THROUGH_PGBOUNCER
+
+
 def _numeric_as_text(dbapi_connection: Any, record: Any) -> None:
     """numeric travels as text and becomes Decimal(text): the same exact values, but
     C's Decimal parses a string faster than asyncpg assembles one from binary digits,
-    and a large answer carries thousands of amounts."""
-    dbapi_connection.run_async(
-        lambda conn: conn.set_type_codec(
-            "numeric", encoder=str, decoder=Decimal, schema="pg_catalog", format="text"
-        )
-    )
+    and a large answer carries thousands of amounts. In a transaction: the type's
+    look-up is prepared and run in two steps, which PgBouncer may otherwise send to
+    two different server connections."""
+
+    async def numeric_codec(conn: Any) -> None:
+        async with conn.transaction():
+            await conn.set_type_codec(
+                "numeric", encoder=str, decoder=Decimal, schema="pg_catalog", format="text"
+            )
+
+    dbapi_connection.run_async(numeric_codec)
 
 
 def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
@@ -70,7 +96,13 @@ def _refuse_closed(dbapi_connection: Any, record: Any, proxy: Any) -> None:
 
 
 def read_only(engine: AsyncEngine) -> AsyncEngine:
-    """The same pool in autocommit mode: each read is one round trip, no BEGIN/COMMIT."""
+    """The same pool in autocommit mode: each read is one round trip, no BEGIN/COMMIT.
+
+    Through PgBouncer the engine itself: asyncpg prepares a statement and runs it in
+    two exchanges, and only a transaction keeps PgBouncer from sending them to two
+    different server connections ("prepared statement does not exist")."""
+    if through_pgbouncer(engine):
+        return engine
     return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from app.db.engine import connect
-from app.errors import ServiceUnavailable, SlowConsumer
+from app.errors import ServiceUnavailable, ShuttingDown, SlowConsumer
 from app.events import event_log
 from app.events.records import Event
 
@@ -34,6 +34,17 @@ class _Overflow:
 OVERFLOW = _Overflow()
 
 
+class _Closing:
+    pass
+
+
+CLOSING = _Closing()
+SHUTTING_DOWN = (
+    "This server is shutting down and ended the subscription; subscribe again (another "
+    "instance answers) with `after` set to the last cursor you received."
+)
+
+
 class Subscriber:
     def __init__(
         self, broker: Broker, predicate: Callable[[Event], bool], limit: int, start: int
@@ -42,7 +53,7 @@ class Subscriber:
         self.predicate = predicate
         self.limit = limit
         self.start = start  # the last position delivered before this subscriber joined
-        self.queue: asyncio.Queue[Event | _Overflow] = asyncio.Queue()
+        self.queue: asyncio.Queue[Event | _Overflow | _Closing] = asyncio.Queue()
         # Takes an event at dispatch and says whether it did (False: queue it).
         self.direct: Callable[[Event], bool] | None = None
         self.waiting = False  # in `next`, for an empty queue
@@ -81,6 +92,8 @@ class Subscriber:
                 self.waiting = False
         else:
             item = self.queue.get_nowait()
+        if isinstance(item, _Closing):
+            raise ShuttingDown(SHUTTING_DOWN)
         if isinstance(item, _Overflow):
             raise SlowConsumer(
                 f"You fell more than {self.limit} events behind and were disconnected; "
@@ -91,6 +104,12 @@ class Subscriber:
     def close(self) -> None:
         self.broker.unsubscribe(self)
 
+    def end(self) -> None:
+        """The server is stopping: `next` raises ShuttingDown after what is queued."""
+        self.broker.unsubscribe(self)
+        self.direct = None
+        self.queue.put_nowait(CLOSING)
+
 
 class Broker:
     def __init__(self, reader: AsyncEngine, *, queue_limit: int) -> None:
@@ -100,6 +119,14 @@ class Broker:
         self._subscribers: set[Subscriber] = set()
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
+        self.closing = False
+
+    def end_subscribers(self) -> None:
+        """Graceful shutdown: every subscriber, and any that joins from now on, ends
+        with ShuttingDown (the subscription's transport tells its client to resume)."""
+        self.closing = True
+        for subscriber in list(self._subscribers):
+            subscriber.end()
 
     def stop(self) -> None:
         """End `poll` at its next step (never in the middle of a read)."""
@@ -112,6 +139,8 @@ class Broker:
     def subscribe(self, predicate: Callable[[Event], bool]) -> Subscriber:
         subscriber = Subscriber(self, predicate, self.queue_limit, self.last)
         self._subscribers.add(subscriber)
+        if self.closing:
+            subscriber.end()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:

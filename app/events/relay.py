@@ -32,8 +32,12 @@ class Relay:
         *,
         poll_interval: float,
         on_moved: Callable[[list[Event]], Awaitable[None]] | None = None,
+        listen: bool = True,
     ) -> None:
         self.engine = engine
+        # LISTEN needs a session of its own, which PgBouncer's transaction pooling does
+        # not give: there the relay polls (and local commits kick it).
+        self.listen = listen
         self.bus = bus
         self.on_moved = on_moved
         self.poll_interval = poll_interval
@@ -51,7 +55,7 @@ class Relay:
         self._wake.set()
 
     async def run(self) -> None:
-        listener = asyncio.create_task(self._listen())
+        listener = asyncio.create_task(self._listen() if self.listen else self._stop.wait())
         try:
             while not self._stop.is_set():
                 with contextlib.suppress(TimeoutError):

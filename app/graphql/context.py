@@ -43,6 +43,9 @@ class Context:
     # Nodes built for this operation that many parents share (a product on many order
     # lines), by (type, primary key): built once, not per parent.
     shared_nodes: dict[tuple[str, object], object] = field(default_factory=dict)
+    # The primary's WAL position after this request's last commit (read-your-writes on
+    # replicas: app.db.replicas); None when it wrote nothing or there are no replicas.
+    commit_lsn: int | None = None
 
     @property
     def request_id(self) -> str:

@@ -8,11 +8,13 @@ could not run (parse or validation errors); application/json always answers 200.
 from __future__ import annotations
 
 import asyncio
+import weakref
 from functools import cached_property
 from typing import Any
 
 import orjson
 from cross_web import AsyncHTTPRequestAdapter, HTTPException
+from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
@@ -27,10 +29,17 @@ from strawberry.types.unset import UnsetType
 
 from app.auth.viewer import ANONYMOUS, RequestMeta
 from app.console.pages import page_response
-from app.errors import ServiceUnavailable, Unauthenticated
+from app.db.replicas import LSN_HEADER, Replicas, format_lsn, parse_lsn
+from app.errors import BadInput, ServiceUnavailable, Unauthenticated
 from app.graphql import multipart, sse
 from app.graphql.context import Context
-from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
+from app.graphql.websocket import (
+    LegacyWSHandler,
+    TextFrameAdapter,
+    TransportWSHandler,
+    go_away,
+    open_sockets,
+)
 from app.loaders import Loaders
 from app.web.errors import domain_error_response, error_response
 from app.web.requests import request_id as request_id_of
@@ -200,6 +209,27 @@ def _declared_length(request: Request) -> int:
         raise HTTPException(400, "Content-Length must be a number of bytes.") from None
 
 
+async def _reader(request: Request | WebSocket) -> AsyncEngine:
+    """Where this request's reads go: a replica for queries over plain HTTP when one is
+    usable (and has the caller's X-Ordergraph-LSN), else the primary. WebSockets and
+    HTTP event streams carry subscriptions, which stay on the primary."""
+    state = request.app.state
+    replicas: Replicas | None = state.replicas
+    if replicas is None or isinstance(request, WebSocket) or _streams(request):
+        return state.reader  # type: ignore[no-any-return]
+    header = request.headers.get(LSN_HEADER)
+    try:
+        min_lsn = parse_lsn(header) if header else None
+    except BadInput as exc:
+        raise Refused(400, exc.code, exc.message) from None
+    return await replicas.reader(min_lsn=min_lsn) or state.reader
+
+
+def _streams(request: Request) -> bool:
+    accept = request.headers.get("accept", "").lower()
+    return "text/event-stream" in accept or "multipart/mixed" in accept
+
+
 class GraphQLApp(GraphQL[Context, None]):
     graphql_transport_ws_handler_class = TransportWSHandler
     graphql_ws_handler_class = LegacyWSHandler
@@ -208,6 +238,14 @@ class GraphQLApp(GraphQL[Context, None]):
     @cached_property
     def sse_streams(self) -> sse.StreamSlots:
         return sse.StreamSlots()
+
+    @cached_property
+    def open_sockets(self) -> weakref.WeakSet[TextFrameAdapter]:
+        return open_sockets()
+
+    async def close_sockets(self) -> None:
+        """Graceful shutdown: every WebSocket closes with 1001 (going away)."""
+        await go_away(self.open_sockets)
 
     async def get_context(self, request: Request | WebSocket, response: Any) -> Context:
         state = request.app.state
@@ -224,7 +262,7 @@ class GraphQLApp(GraphQL[Context, None]):
             viewer, header_auth_error = ANONYMOUS, exc.message
         return Context(
             request=request,
-            loaders=Loaders(state.reader),
+            loaders=Loaders(await _reader(request)),
             settings=state.settings,
             viewer=viewer,
             meta=RequestMeta(
@@ -274,12 +312,15 @@ class GraphQLApp(GraphQL[Context, None]):
             # Refused (429) before the stream starts when the caller holds too many.
             self.multipart_streams.reserve(context, sub_response)
         try:
-            return await super().execute_operation(
+            result = await super().execute_operation(
                 request, request_adapter, request_data, context, root_value, sub_response
             )
         except BaseException:
             multipart.release(sub_response)
             raise
+        if context.commit_lsn is not None:
+            sub_response.headers[LSN_HEADER] = format_lsn(context.commit_lsn)
+        return result
 
     async def _create_streaming_response(
         self,

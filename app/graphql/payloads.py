@@ -10,6 +10,7 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.cache.tags import tags_of
+from app.db.replicas import commit_position
 from app.errors import InvalidInput
 from app.graphql.context import Info
 from app.services.audit import Actor
@@ -56,6 +57,9 @@ async def write(
         # Committed: invalidate before the response goes out, then publish.
         await info.context.field_cache.invalidate(sorted(tags_of(emitted)))
         info.context.relay_kick()
+        if info.context.settings.database_replica_urls:
+            position = await commit_position(info.context.writer)
+            info.context.commit_lsn = max(position, info.context.commit_lsn or 0)
         return result, []
     except InvalidInput as exc:
         return None, [

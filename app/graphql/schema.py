@@ -30,6 +30,7 @@ from app.graphql.privacy.mutations import PrivacyMutation
 from app.graphql.products.bulk import ProductBulkMutation
 from app.graphql.products.mutations import ProductMutation
 from app.graphql.products.queries import ProductQuery
+from app.graphql.replicas import ReadRouting
 from app.graphql.scalars import MONEY, Money
 from app.graphql.tokens.mutations import TokenMutation
 from app.graphql.users.bulk import UserBulkMutation
@@ -111,6 +112,7 @@ def build_schema(settings: Settings) -> Schema:
     )
     extensions: list[Any] = [
         OperationContext,
+        ReadRouting,
         CacheTrace,
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: DocumentCache(caches),

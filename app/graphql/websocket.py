@@ -4,6 +4,8 @@ ready-made (the fast path), and a code on the subscription limit."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import weakref
 from collections import deque
 from collections.abc import Mapping
 from contextvars import ContextVar
@@ -25,6 +27,9 @@ from app.graphql.context import Context
 from app.graphql.events.sharing import SharedData, spliced
 
 TOO_MANY_SUBSCRIPTIONS = "TOO_MANY_SUBSCRIPTIONS"
+# Graceful shutdown: "going away", which graphql-ws clients answer by reconnecting.
+GOING_AWAY = 1001
+GOING_AWAY_REASON = "Server shutting down: reconnect, resume with after"
 # The graphql-transport-ws operation this task runs (its subscription's fast path
 # writes frames for it: app.graphql.events.fast).
 current_operation: ContextVar[Operation[Context, None] | None] = ContextVar(
@@ -51,6 +56,9 @@ class TextFrameAdapter(ASGIWebSocketAdapter):
         self._sending = asyncio.Lock()
         self._writer: asyncio.Task[None] | None = None
         self._gone = False
+        sockets = getattr(view, "open_sockets", None)
+        if sockets is not None:
+            sockets.add(self)
 
     @property
     def outstanding(self) -> int:
@@ -100,6 +108,27 @@ class TextFrameAdapter(ASGIWebSocketAdapter):
                 await self.ws.send_text(text)
             except WebSocketDisconnect as exc:
                 raise WebSocketDisconnected from exc
+
+    async def go_away(self) -> None:
+        """Close with 1001 after the frames already pushed (graceful shutdown)."""
+        async with self._sending:
+            with contextlib.suppress(WebSocketDisconnected):
+                await self._flush()
+            self._gone = True
+            # RuntimeError: the socket had closed already (starlette's answer).
+            with contextlib.suppress(WebSocketDisconnect, RuntimeError, OSError):
+                await self.ws.close(GOING_AWAY, GOING_AWAY_REASON)
+
+
+def open_sockets() -> weakref.WeakSet[TextFrameAdapter]:
+    """A view's set of open WebSockets (each adapter adds itself), for shutdown."""
+    return weakref.WeakSet()
+
+
+async def go_away(sockets: weakref.WeakSet[TextFrameAdapter]) -> None:
+    """Close every one of `sockets` with 1001, at once."""
+    if sockets:
+        await asyncio.gather(*(socket.go_away() for socket in list(sockets)))
 
 
 def limit_error(limit: int) -> GraphQLError:

@@ -75,6 +75,8 @@ def start_server(url: str, redis_url: str, log: Path, **extra: str) -> Server:
         "PORT": str(port),
         "EVENTS_POLL_SECONDS": "0.5",
         "LOG_LEVEL": "warning",
+        # No load balancer to wait for: stop at once (tests of the drain set their own).
+        "SHUTDOWN_DRAIN_SECONDS": "0",
         **extra,
     }
     output = log.open("ab")
