@@ -58,6 +58,12 @@ class Settings(BaseSettings):
         description="Memory each of the parsed and the validated document caches may hold, "
         "per worker.",
     )
+    read_path: Literal["auto", "executor"] = Field(
+        default="auto",
+        description="auto: queries the read plan covers run as a plan compiled once per "
+        "document (app.graphql.plan), the rest through graphql-core's executor; executor: "
+        "every query through the executor.",
+    )
     graphiql: bool = Field(default=True, description="Serve GraphiQL on GET /graphql.")
     max_body_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body accepted (413 beyond)."
