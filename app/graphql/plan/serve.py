@@ -71,10 +71,7 @@ async def serve(view: GraphQLApp, plans: Plans, request: Request) -> Response | 
     context = await view.get_context(request, sub_response)
     try:
         data = await plan.run(context, variables)
-    except Fallback as e:
-        import traceback
-
-        traceback.print_exception(e)
+    except Fallback:
         return None
     finally:
         context.loaders.clear()
