@@ -95,7 +95,8 @@ def corpus(ids: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, bool]]
         ("{ products(first: 5) { edges { node { id sku name price stock } } } }", None, True),
         (
             "{ orders(first: 3) { totalCount pageInfo { startCursor endCursor hasNextPage "
-            "hasPreviousPage } edges { cursor node { id itemCount items { product { sku } } } } } }",
+            "hasPreviousPage } edges { cursor node { id itemCount "
+            "items { product { sku } } } } } }",
             None,
             True,
         ),
@@ -124,7 +125,11 @@ def corpus(ids: dict[str, Any]) -> list[tuple[str, dict[str, Any] | None, bool]]
             False,
         ),
         ("{ users(filter: {role: ADMIN}) { edges { node { email } } } }", None, False),
-        ('{ node(id: "%s") { id ... on Order { status } } }' % ids["user_order"], None, False),
+        (
+            "query($id: ID!) { node(id: $id) { id ... on Order { status } } }",
+            {"id": ids["user_order"]},
+            False,
+        ),
         ("{ users(first: 2) { edges { node { orderStats { orderCount } } } } }", None, False),
     ]
     # Every combination of the connection arguments, at the root and nested.
