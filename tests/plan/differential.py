@@ -68,8 +68,9 @@ async def pair(url: str) -> AsyncIterator[Pair]:
         "admin": await token_for(url, "admin@example.com"),
     }
     async with (
-        running_app(url, as_admin=False, read_path="auto") as auto,
-        running_app(url, as_admin=False, read_path="executor") as executor,
+        # Tokens trusted for the whole test: a re-check would count as a statement.
+        running_app(url, as_admin=False, read_path="auto", auth_cache_seconds=3600) as auto,
+        running_app(url, as_admin=False, read_path="executor", auth_cache_seconds=3600) as executor,
     ):
         yield Pair(auto, executor, tokens)
 

@@ -243,7 +243,7 @@ class Compiler:
             field = _field(object_type, name)
             leaf = leaf_reader(object_type, name)
             if leaf is not None:
-                ops.append((key, _leaf(leaf)))
+                ops.append((key, leaf))
             elif object_type.name == "User" and name == "orders":
                 write, fetch = self.user_orders(field, fields)
                 ops.append((key, write))
@@ -384,13 +384,6 @@ def _attribute(name: str) -> Writer:
     return read
 
 
-def _leaf(leaf: Any) -> Writer:
-    def read(record: Any, _: State) -> Any:
-        return leaf(record)
-
-    return read
-
-
 def _page_info(write: Writer) -> Writer:
     def page_info(connection: Any, state: State) -> Any:
         return write(connection.page_info, state)
@@ -430,13 +423,19 @@ def _item_count(order: Any, state: State) -> Any:
 
 
 def _product(level: Level) -> Writer:
+    """Order lines share products: each is written once per selection and request."""
     write = level.write
+    slot = id(level)
 
     def product(item: Any, state: State) -> Any:
-        found = state.products.get(item.product_id)
-        if found is None:
-            raise reads.Fallback("an item without its product")
-        return write(found, state)
+        key = (slot, item.product_id)
+        written = state.written.get(key)
+        if written is None:
+            found = state.products.get(item.product_id)
+            if found is None:
+                raise reads.Fallback("an item without its product")
+            written = state.written[key] = write(found, state)
+        return written
 
     product.selects_product = True  # type: ignore[attr-defined]
     return product

@@ -13,13 +13,20 @@ from collections.abc import Callable, Mapping
 from enum import Enum
 from typing import Any
 
-from graphql import GraphQLEnumType, GraphQLNonNull, GraphQLObjectType, GraphQLScalarType
+from graphql import (
+    GraphQLEnumType,
+    GraphQLInt,
+    GraphQLNonNull,
+    GraphQLObjectType,
+    GraphQLScalarType,
+    GraphQLString,
+)
 
 from app.graphql.orders.types import OrderStatus
 from app.graphql.relay import to_global_id
 from app.graphql.users.types import Role
 
-Leaf = Callable[[Any], Any]
+Leaf = Callable[[Any, Any], Any]  # (record, the run's state) -> output value
 
 # GraphQL type -> field -> (record attribute, the enum `from_record` makes of it).
 LEAVES: Mapping[str, Mapping[str, tuple[str, type[Enum] | None]]] = {
@@ -56,11 +63,11 @@ LEAVES: Mapping[str, Mapping[str, tuple[str, type[Enum] | None]]] = {
 
 
 def leaf_reader(object_type: GraphQLObjectType, field_name: str) -> Leaf | None:
-    """A function record -> output value for a planned leaf, or None if not planned."""
+    """A function (record, state) -> output value for a planned leaf, or None."""
     type_name = object_type.name
     if field_name == "id" and type_name in LEAVES:
 
-        def global_id(record: Any) -> Any:
+        def global_id(record: Any, _: Any) -> Any:
             return to_global_id(type_name, record.id)
 
         return global_id
@@ -76,14 +83,20 @@ def leaf_reader(object_type: GraphQLObjectType, field_name: str) -> Leaf | None:
         assert isinstance(named, GraphQLEnumType)
         names = {member.value: named.serialize(member) for member in enum}
 
-        def enum_value(record: Any) -> Any:
+        def enum_value(record: Any, _: Any) -> Any:
             return names[getattr(record, attribute)]
 
         return enum_value
     assert isinstance(named, GraphQLScalarType)
+    if named is GraphQLString or named is GraphQLInt:
+        # text and int4 columns: graphql-core's serialize returns them unchanged.
+        def column(record: Any, _: Any) -> Any:
+            return getattr(record, attribute)
+
+        return column
     serialize = named.serialize
 
-    def scalar(record: Any) -> Any:
+    def scalar(record: Any, _: Any) -> Any:
         return serialize(getattr(record, attribute))
 
     return scalar

@@ -29,6 +29,8 @@ class State:
     counts: dict[int, int] = field(default_factory=dict)
     items: dict[uuid.UUID, list[OrderItemRecord]] = field(default_factory=dict)
     products: dict[uuid.UUID, ProductRecord] = field(default_factory=dict)
+    # Objects written once and shared by many parents: (level id, primary key) -> dict.
+    written: dict[tuple[int, uuid.UUID], Any] = field(default_factory=dict)
 
 
 Writer = Callable[[Any, State], Any]
