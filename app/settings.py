@@ -89,6 +89,12 @@ class Settings(BaseSettings):
         description="Memory each of the parsed and the validated document caches may hold, "
         "per worker.",
     )
+    read_path: Literal["auto", "executor"] = Field(
+        default="auto",
+        description="auto: queries the read plan covers run as a plan compiled once per "
+        "document (app.graphql.plan), the rest through graphql-core's executor; executor: "
+        "every query through the executor.",
+    )
     graphiql: bool = Field(
         default=True, description="Serve GraphiQL on GET /graphql (from the console's build)."
     )

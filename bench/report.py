@@ -31,6 +31,8 @@ class Result:
     runs: list[WrkRun] = field(default_factory=list)
     wire: Wire | None = None
     peak_rss_mib: float | None = None
+    read_path: str | None = None
+    """Which of ordergraph's read paths served it (its x-read-path header): plan, executor."""
 
     @property
     def rps(self) -> float:
@@ -60,6 +62,7 @@ class Result:
             "control_per_request": self.wire.control if self.wire else None,
             "rows_per_request": self.wire.rows if self.wire else None,
             "peak_rss_mib": self.peak_rss_mib,
+            "read_path": self.read_path,
         }
 
 

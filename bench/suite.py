@@ -153,6 +153,13 @@ async def _measure_peer(plan: Plan, peer: servers.Peer, proxy: CountingProxy) ->
                 ask = query.ordergraph if ours else query.postgraphile
                 assert ask is not None
                 bodies = await _checked(client, server.endpoint, plan, query, ask, peer.name)
+                read_path = None
+                if ours:
+                    # The plan is compiled on a document's second request: ask twice.
+                    for _ in range(2):
+                        served = await client.post(server.endpoint, json=bodies[0])
+                    read_path = served.headers.get("x-read-path")
+                    print(f"  {peer.name} {query.name}: served by the {read_path}", flush=True)
                 baseline = await _lone_ms(client, server.endpoint, bodies[0])
                 warm_up = (max(plan.concurrencies), max(1, plan.seconds // 2), False)
                 runs = [warm_up]
@@ -168,6 +175,7 @@ async def _measure_peer(plan: Plan, peer: servers.Peer, proxy: CountingProxy) ->
                         result = find(results, query.name, peer.name, c)
                         if result is None:
                             result = Result(query.name, peer.name, c, wire=wires[query.name])
+                            result.read_path = read_path
                             results.append(result)
                         result.runs.append(run)
                 for c in plan.concurrencies:

@@ -44,8 +44,37 @@ async def through_cache(
     encode: Callable[[T], bytes],
     decode: Callable[[bytes], T],
 ) -> T:
-    viewer = info.context.viewer.user_id
-    trace = info.context.cache_trace
+    return await cached_value(
+        info.context,
+        type_name=type_name,
+        field_name=field_name,
+        parent_id=parent_id,
+        arguments=arguments,
+        hint=hint,
+        tags=tags,
+        compute=compute,
+        encode=encode,
+        decode=decode,
+    )
+
+
+async def cached_value(
+    context: Context,
+    *,
+    type_name: str,
+    field_name: str,
+    parent_id: str | None,
+    arguments: Mapping[str, Any],
+    hint: Cached,
+    tags: list[str],
+    compute: Callable[[], Awaitable[T]],
+    encode: Callable[[T], bytes],
+    decode: Callable[[bytes], T],
+) -> T:
+    """through_cache for a caller that has the request's context but no resolve info
+    (the planned read path, app.graphql.plan)."""
+    viewer = context.viewer.user_id
+    trace = context.cache_trace
 
     def outcome(result: str) -> None:
         trace.append({"field": f"{type_name}.{field_name}", "parent": parent_id, "result": result})
@@ -53,7 +82,7 @@ async def through_cache(
     if hint.scope is CacheScope.PRIVATE and viewer is None:
         outcome("bypass")
         return await compute()  # a private value is never cached without a viewer
-    return await info.context.field_cache.get_or_compute(
+    return await context.field_cache.get_or_compute(
         type_name=type_name,
         field_name=field_name,
         parent_id=parent_id,
@@ -64,7 +93,7 @@ async def through_cache(
         compute=compute,
         encode=encode,
         decode=decode,
-        reads=info.context.cache_reads,
+        reads=context.cache_reads,
         outcome=outcome,
     )
 

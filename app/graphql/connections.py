@@ -20,8 +20,8 @@ import strawberry
 from sqlalchemy.ext.asyncio import AsyncConnection
 
 from app.auth.viewer import Viewer
-from app.graphql.caching import Cached, through_cache
-from app.graphql.context import Info
+from app.graphql.caching import Cached, cached_value
+from app.graphql.context import Context, Info
 from app.graphql.relay import (
     After,
     Before,
@@ -108,7 +108,7 @@ class CachedConnection(Generic[RecordT]):
 
 
 async def root_connection(
-    info: Info,
+    context: Context,
     *,
     codec: CursorCodec,
     window: Window,
@@ -118,7 +118,7 @@ async def root_connection(
     node: Callable[[RecordT], NodeT],
     cache: CachedConnection[RecordT] | None = None,
 ) -> Connection[NodeT]:
-    loaders = info.context.loaders
+    loaders = context.loaders
 
     async def read_page(conn: AsyncConnection) -> Page[RecordT]:
         return await fetch_page(conn, where=where, window=window)
@@ -131,8 +131,8 @@ async def root_connection(
         return build_connection(page, codec=codec, node=node, count=lambda: loaders.run(read_count))
 
     async def cached_count() -> int:
-        return await through_cache(
-            info,
+        return await cached_value(
+            context,
             type_name="Query",
             field_name=f"{cache.field}.totalCount",
             parent_id=None,
@@ -144,8 +144,8 @@ async def root_connection(
             decode=lambda raw: int(raw),
         )
 
-    page = await through_cache(
-        info,
+    page = await cached_value(
+        context,
         type_name="Query",
         field_name=cache.field,
         parent_id=None,
@@ -161,6 +161,24 @@ async def root_connection(
 
 class FilterInput(Protocol):
     def to_query(self) -> Any: ...
+
+
+LIST_SPEC = "og.list"
+
+
+@dataclass(frozen=True, slots=True)
+class ListSpec:
+    """What a root list field reads and under which rules, kept in the field's metadata
+    so that the planned read path (app.graphql.plan) runs the very same reads."""
+
+    entity: str
+    keys: dict[str, SortKey]
+    default: Ordering
+    fetch_page: Callable[..., Awaitable[Page[Any]]]
+    fetch_count: Callable[..., Awaitable[int]]
+    restrict: Callable[[Viewer, Any], Any]
+    cache: CachedConnection[Any] | None
+    has_prefetch: bool
 
 
 def list_field(
@@ -205,7 +223,7 @@ def list_field(
         )
         where = filter.to_query() if filter is not None else None
         connection = await root_connection(
-            info,
+            info.context,
             codec=codec,
             window=window,
             where=restrict(info.context.viewer, where),
@@ -219,4 +237,19 @@ def list_field(
         return connection
 
     directives = [cache.hint] if cache is not None else []
-    return strawberry.field(resolver=resolve, description=description, directives=directives)
+    spec = ListSpec(
+        entity=entity,
+        keys=keys,
+        default=default,
+        fetch_page=fetch_page,
+        fetch_count=fetch_count,
+        restrict=restrict,
+        cache=cache,
+        has_prefetch=prefetch is not None,
+    )
+    return strawberry.field(
+        resolver=resolve,
+        description=description,
+        directives=directives,
+        metadata={LIST_SPEC: spec},
+    )

@@ -8,7 +8,7 @@ is not kept at all, so one large document cannot push out the hot ones.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import Any, NamedTuple
 
 from cachetools import LRUCache
@@ -51,18 +51,37 @@ class Validated(NamedTuple):
     weight: int
 
 
-class DocumentCaches:
-    """The parsed and the validated documents of one schema, `budget` bytes each."""
+def parse_key(query: str, options: Mapping[str, Any]) -> tuple[str, str]:
+    return (query, repr(sorted(options.items())))
 
-    def __init__(self, *, budget: int, limits: Limits) -> None:
+
+class DocumentCaches:
+    """The parsed and the validated documents of one schema, `budget` bytes each, and
+    the read plans compiled from them (app.graphql.plan), keyed like the validated ones."""
+
+    def __init__(self, *, budget: int, limits: Limits, parse_options: dict[str, Any]) -> None:
         self.limits = limits
+        self.parse_options = parse_options
         self.largest = budget // _LARGEST_SHARE
+        # (document id, operation name, @skip/@include values) -> (document, plan or None)
+        self.plans: LRUCache[tuple[Any, ...], tuple[DocumentNode, Any]] = LRUCache(4096)
         self.parsed: LRUCache[tuple[str, str], Parsed] = LRUCache(
             budget, getsizeof=lambda entry: entry.weight
         )
         self.validated: LRUCache[int, Validated] = LRUCache(
             budget, getsizeof=lambda entry: entry.weight
         )
+
+    def ready(self, query: str) -> DocumentNode | None:
+        """The document of `query` when it was parsed and found valid (by the same
+        limits and rules) before: a request for it may skip both."""
+        parsed = self.parsed.get(parse_key(query, self.parse_options))
+        if parsed is None:
+            return None
+        validated = self.validated.get(id(parsed.document))
+        if validated is None or validated.document is not parsed.document or validated.errors:
+            return None
+        return parsed.document
 
 
 class DocumentCache(SchemaExtension):
@@ -77,7 +96,7 @@ class DocumentCache(SchemaExtension):
     def on_parse(self) -> Iterator[None]:
         context = self.execution_context
         parsed = self.caches.parsed
-        key = (context.query or "", repr(sorted(context.parse_options.items())))
+        key = parse_key(context.query or "", dict(context.parse_options))
         cached = parsed.get(key)
         if cached is not None and context.graphql_document is None:
             context.graphql_document = cached.document

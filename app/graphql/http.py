@@ -33,6 +33,8 @@ from app.db.replicas import LSN_HEADER, Replicas, format_lsn, parse_lsn
 from app.errors import BadInput, ServiceUnavailable, Unauthenticated
 from app.graphql import multipart, sse
 from app.graphql.context import Context
+from app.graphql.plan import serve as planned
+from app.graphql.plan.run import Plans
 from app.graphql.websocket import (
     LegacyWSHandler,
     TextFrameAdapter,
@@ -296,6 +298,10 @@ class GraphQLApp(GraphQL[Context, None]):
         return None
 
     @cached_property
+    def plans(self) -> Plans:
+        return Plans(self.schema._schema, self.schema.documents)  # type: ignore[attr-defined]
+
+    @cached_property
     def multipart_streams(self) -> multipart.StreamSlots:
         return multipart.StreamSlots()
 
@@ -439,8 +445,13 @@ class GraphQLApp(GraphQL[Context, None]):
                 raise too_large(limit)
             if await sse.serve(self, request, limited.receive, send, slots=self.sse_streams):
                 return
+            response = None
+            if settings.read_path == "auto" and not upload:
+                response = await planned.serve(self, self.plans, request)
             try:
-                response = await self.run(request)
+                if response is None:
+                    response = await self.run(request)
+                    response.headers.setdefault(planned.PATH_HEADER, "executor")
             finally:
                 if upload:
                     await request.close()  # removes the upload's spooled temporary files

@@ -35,15 +35,17 @@ def selects(info: Info, *path: str) -> bool:
     cache = info.context.lookahead
     found = cache.get(key)
     if found is None:
-        found = cache[key] = _reaches(raw.field_nodes, path, raw.fragments)
+        found = cache[key] = reaches(raw.field_nodes, path, raw.fragments)
     return found
 
 
-def _reaches(
+def reaches(
     fields: Iterable[FieldNode],
     path: tuple[str, ...],
     fragments: Mapping[str, FragmentDefinitionNode],
 ) -> bool:
+    """Whether the selections of `fields` reach `path` (fragments looked through, type
+    conditions and directives ignored)."""
     level = [field.selection_set for field in fields if field.selection_set is not None]
     for name in path:
         named = [field for field in _fields(level, fragments) if field.name.value == name]

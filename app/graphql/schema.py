@@ -109,6 +109,8 @@ def build_schema(settings: Settings) -> Schema:
             max_nesting=settings.max_query_nesting,
             max_fields=settings.max_query_fields,
         ),
+        # What MaxTokensLimiter sets: a cached document is found under the same key.
+        parse_options={"max_tokens": settings.max_query_tokens},
     )
     extensions: list[Any] = [
         OperationContext,

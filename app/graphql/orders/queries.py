@@ -10,7 +10,7 @@ import strawberry
 from app.auth import policy
 from app.auth.viewer import Viewer
 from app.graphql.connections import PageArgs, list_field, paging
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
 from app.graphql.lookahead import selects
 from app.graphql.orders.prefetch import attach_lines, prefetch_order_children
 from app.graphql.orders.types import Order, OrderFilter, OrderSort
@@ -98,9 +98,19 @@ class OrderQuery:
 
 async def visible_order(info: Info, order_id: uuid.UUID) -> Order | None:
     """The order if the viewer may see it; someone else's order is simply not there."""
-    viewer = info.context.viewer
+    record = await visible_order_record(info.context, order_id)
+    return Order.from_record(record) if record else None
+
+
+def check_read_orders(viewer: Viewer) -> None:
+    """Raises for a viewer who may read no order at all (before anything is read)."""
     policy.require_user(viewer, to="read orders")
-    record = await info.context.loaders.order_by_id.load(order_id)
+
+
+async def visible_order_record(context: Context, order_id: uuid.UUID) -> orders.OrderRecord | None:
+    viewer = context.viewer
+    check_read_orders(viewer)
+    record = await context.loaders.order_by_id.load(order_id)
     if record is None or not policy.can_read_order(viewer, record.user_id):
         return None
-    return Order.from_record(record)
+    return record

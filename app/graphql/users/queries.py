@@ -10,7 +10,7 @@ import strawberry
 from app.auth import policy
 from app.auth.viewer import Viewer
 from app.graphql.connections import list_field
-from app.graphql.context import Info
+from app.graphql.context import Context, Info
 from app.graphql.relay import pk_of
 from app.graphql.users.types import User, UserFilter, UserSort
 from app.queries import users
@@ -54,9 +54,19 @@ class UserQuery:
 
 
 async def visible_user(info: Info, user_id: uuid.UUID) -> User | None:
-    viewer = info.context.viewer
+    record = await visible_user_record(info.context, user_id)
+    return User.from_record(record) if record else None
+
+
+def check_read_users(viewer: Viewer) -> None:
+    """Raises for a viewer who may read no user at all (before anything is read)."""
     policy.require_user(viewer, to="read users")
+
+
+async def visible_user_record(context: Context, user_id: uuid.UUID) -> users.UserRecord | None:
+    """The user's record if the viewer may see it, else None."""
+    viewer = context.viewer
+    check_read_users(viewer)
     if not policy.can_read_user(viewer, user_id):
         return None
-    record = await info.context.loaders.user_by_id.load(user_id)
-    return User.from_record(record) if record else None
+    return await context.loaders.user_by_id.load(user_id)
