@@ -42,6 +42,7 @@ from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
 from app.graphql.sse import Reservations
 from app.privacy.routes import privacy_routes
+from app.ratelimit.limiter import RateLimiter
 from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
 
@@ -72,6 +73,11 @@ def create_app(settings: Settings | None = None) -> Starlette:
             schema_version=schema_version,
             enabled=settings.field_cache,
         )
+        app.state.rate_limiter = RateLimiter(
+            settings.redis_url.get_secret_value() if settings.redis_url else None,
+            namespace=database_namespace(engine),
+            sync_seconds=settings.rate_limit_sync_ms / 1000,
+        )
         try:
             # Background work stops first: its connections go back before the pool.
             async with (
@@ -88,6 +94,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         finally:
             await engine.dispose()
             await store.close()
+            await app.state.rate_limiter.close()
 
     schema = build_schema(settings)
     # Cached values are keyed by the schema they were computed under.

@@ -52,6 +52,31 @@ class Settings(BaseSettings):
         ge=1,
         description="Most fields a document may select, counting each spread of a fragment.",
     )
+    max_query_cost: int = Field(
+        default=50_000,
+        ge=1,
+        description="Most an operation may cost (IBM cost directives: @cost, @listSize in "
+        "schema.graphql); dearer ones are refused with COST_LIMIT_EXCEEDED.",
+    )
+    rate_limit_token_cost_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Query cost one API token or JWT may spend per minute, across instances "
+        "through Redis (a minute's worth at once at most); over it: 429 RATE_LIMITED. 0: off.",
+    )
+    rate_limit_address_cost_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Query cost one client address may spend per minute (behind a proxy, "
+        "run uvicorn with --proxy-headers so the address is the client's). 0: off.",
+    )
+    rate_limit_sync_ms: float = Field(
+        default=100,
+        ge=0,
+        description="How often each process sends what it charged to Redis and reads the "
+        "shared budgets back (an instance may overspend by what it admits in between); 0: "
+        "ask Redis on every request.",
+    )
     document_cache_bytes: int = Field(
         default=64 * 2**20,
         ge=2**20,

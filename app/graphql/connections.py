@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.viewer import Viewer
 from app.graphql.caching import Cached, through_cache
 from app.graphql.context import Info
+from app.graphql.cost import CONNECTION_SIZE
 from app.graphql.relay import (
     After,
     Before,
@@ -218,5 +219,7 @@ def list_field(
             await prefetch(info, [edge.node for edge in connection.edges])
         return connection
 
-    directives = [cache.hint] if cache is not None else []
+    directives: list[object] = [CONNECTION_SIZE]
+    if cache is not None:
+        directives.append(cache.hint)
     return strawberry.field(resolver=resolve, description=description, directives=directives)

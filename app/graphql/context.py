@@ -43,6 +43,8 @@ class Context:
     # Nodes built for this operation that many parents share (a product on many order
     # lines), by (type, primary key): built once, not per parent.
     shared_nodes: dict[tuple[str, object], object] = field(default_factory=dict)
+    # This operation's static cost (app.graphql.cost), once its document is validated.
+    cost: int | None = None
 
     @property
     def request_id(self) -> str:

@@ -28,6 +28,7 @@ from strawberry.types.unset import UnsetType
 from app.auth.viewer import ANONYMOUS, RequestMeta
 from app.errors import ServiceUnavailable, Unauthenticated
 from app.graphql import multipart, sse
+from app.graphql.budget import RATE_LIMITED
 from app.graphql.context import Context
 from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from app.loaders import Loaders
@@ -308,7 +309,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if not self.allow_queries_via_get and method == "GET":
             allowed -= {OperationType.QUERY}
         try:
-            return await self.schema.execute(
+            result = await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
                 variable_values=request_data.variables,
@@ -327,6 +328,11 @@ class GraphQLApp(GraphQL[Context, None]):
             raise HTTPException(400, exc.as_http_error_reason(method)) from None
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
+        for error in result.errors or ():
+            if (error.extensions or {}).get("code") == RATE_LIMITED:
+                sub_response.status_code = 429
+                sub_response.headers["retry-after"] = str(error.extensions["retryAfter"])  # type: ignore[index]
+        return result
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         response = await super().get_sub_response(request)
@@ -350,6 +356,7 @@ class GraphQLApp(GraphQL[Context, None]):
         response.headers["content-type"] = f"{media_type}; charset=utf-8"
         if (
             media_type == GRAPHQL_RESPONSE
+            and response.status_code == 200
             and isinstance(response_data, dict)
             and "data" not in response_data
         ):

@@ -13,7 +13,9 @@ from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.graphql.audit.queries import AuditQuery
+from app.graphql.budget import OperationBudget
 from app.graphql.caching import CacheTrace
+from app.graphql.cost import CostModel
 from app.graphql.documents import DocumentCache, DocumentCaches, ValidatedDocuments
 from app.graphql.errors import ErrorCodes, classify
 from app.graphql.events.sharing import SharingExecutionContext
@@ -108,6 +110,7 @@ def build_schema(settings: Settings) -> Schema:
             max_nesting=settings.max_query_nesting,
             max_fields=settings.max_query_fields,
         ),
+        max_cost=settings.max_query_cost,
     )
     extensions: list[Any] = [
         OperationContext,
@@ -115,6 +118,7 @@ def build_schema(settings: Settings) -> Schema:
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: DocumentCache(caches),
         lambda: ValidatedDocuments(caches),
+        OperationBudget,
         ErrorCodes,
     ]
     schema = Schema(
@@ -126,6 +130,7 @@ def build_schema(settings: Settings) -> Schema:
         execution_context_class=SharingExecutionContext,
     )
     schema.documents = caches
+    caches.cost_model = CostModel(schema._schema)
     node_registry(schema._schema)  # refuses a Node type that node() cannot fetch
     return schema
 
