@@ -73,6 +73,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
             schema_version=schema_version,
             enabled=settings.field_cache,
         )
+        schema.persisted.namespace = database_namespace(engine)
+        if settings.persisted_queries:
+            schema.persisted.store = (
+                RedisStore(settings.redis_url.get_secret_value())
+                if settings.redis_url
+                else MemoryStore()
+            )
         app.state.rate_limiter = RateLimiter(
             settings.redis_url.get_secret_value() if settings.redis_url else None,
             namespace=database_namespace(engine),
@@ -95,6 +102,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await engine.dispose()
             await store.close()
             await app.state.rate_limiter.close()
+            await schema.persisted.close()
 
     schema = build_schema(settings)
     # Cached values are keyed by the schema they were computed under.

@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.backup.crypto import parse_key
@@ -76,6 +76,32 @@ class Settings(BaseSettings):
         description="How often each process sends what it charged to Redis and reads the "
         "shared budgets back (an instance may overspend by what it admits in between); 0: "
         "ask Redis on every request.",
+    )
+    persisted_queries: bool = Field(
+        default=True,
+        description="Automatic persisted queries (Apollo's link): a request may name its "
+        "document by extensions.persistedQuery.sha256Hash, also over GET.",
+    )
+    persisted_query_ttl_seconds: int = Field(
+        default=7 * 86_400,
+        ge=1,
+        description="How long a registered persisted query is kept (in Redis, else memory).",
+    )
+    trusted_documents_path: Path | None = Field(
+        default=None,
+        description='A trusted documents manifest, {"<id>": "<document>"} as Relay\'s '
+        "persisted queries and GraphQL Codegen's persisted-documents.json write it; clients "
+        "may send an id (documentId or persistedQuery.sha256Hash).",
+    )
+    trusted_documents_only: bool = Field(
+        default=False,
+        description="Run only the documents in TRUSTED_DOCUMENTS_PATH; any other is "
+        "refused with TRUSTED_DOCUMENT_REQUIRED.",
+    )
+    introspection: bool | None = Field(
+        default=None,
+        description="Answer introspection (__schema, __type); unset: on, except when "
+        "ENVIRONMENT=production.",
     )
     document_cache_bytes: int = Field(
         default=64 * 2**20,
@@ -254,6 +280,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Most orders a PDF report lists; more is TOO_MANY_ROWS (export CSV instead).",
     )
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.introspection is not None:
+            return self.introspection
+        return self.environment != "production"
+
+    @model_validator(mode="after")
+    def _trusted_documents(self) -> Settings:
+        if self.trusted_documents_only and self.trusted_documents_path is None:
+            raise ValueError("TRUSTED_DOCUMENTS_ONLY needs TRUSTED_DOCUMENTS_PATH (the manifest)")
+        return self
 
     @field_validator("database_url")
     @classmethod

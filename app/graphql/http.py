@@ -30,6 +30,7 @@ from app.errors import ServiceUnavailable, Unauthenticated
 from app.graphql import multipart, sse
 from app.graphql.budget import RATE_LIMITED
 from app.graphql.context import Context
+from app.graphql.persisted import PersistedDocuments, document_id_of
 from app.graphql.websocket import LegacyWSHandler, TextFrameAdapter, TransportWSHandler
 from app.loaders import Loaders
 from app.web.errors import domain_error_response, error_response
@@ -372,13 +373,32 @@ class GraphQLApp(GraphQL[Context, None]):
         # JSONDecodeError, which the view answers with a 400.
         return orjson.loads(data)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET that names a persisted document: Apollo's link sends those with
+        `Accept: */*`, which would otherwise be answered with GraphiQL."""
+        params = request.query_params
+        return (
+            "extensions" not in params
+            and "documentId" not in params
+            and super().should_render_graphql_ide(request)
+        )
+
     async def parse_http_body(self, request: Any) -> Any:
         try:
-            return await super().parse_http_body(request)
+            data = await super().parse_http_body(request)
         except (AttributeError, TypeError):
             raise HTTPException(
                 400, 'The request body must be a JSON object: {"query": "...", "variables": {}}.'
             ) from None
+        if isinstance(data, GraphQLRequestData):
+            persisted: PersistedDocuments = self.schema.persisted  # type: ignore[attr-defined]
+            document_id = None
+            if data.query is None and persisted.manifest:
+                body = None if request.method == "GET" else await request.get_body()
+                document_id = await document_id_of(request.method, request.query_params, body)
+            if data.extensions or document_id is not None:
+                data = await persisted.resolve(data, document_id=document_id)
+        return data
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Like strawberry's, but a malformed HTTP request gets a JSON error body, and
