@@ -54,9 +54,10 @@ class Settings(BaseSettings):
     )
     max_query_cost: int = Field(
         default=50_000,
-        ge=1,
+        ge=0,
         description="Most an operation may cost (IBM cost directives: @cost, @listSize in "
-        "schema.graphql); dearer ones are refused with COST_LIMIT_EXCEEDED.",
+        "schema.graphql); dearer ones are refused with COST_LIMIT_EXCEEDED. 0: no cost "
+        "is computed (nor reported in extensions.cost).",
     )
     rate_limit_token_cost_per_minute: int = Field(
         default=0,

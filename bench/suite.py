@@ -1,6 +1,7 @@
 """ordergraph side by side with PostGraphile v5 and the database floor (issue 6).
 
     make bench                                  # 10k users, 8 s runs, c=4 and c=32, x3
+    make bench BENCH_ARGS="--limits --only 'user(id),products(first: 50)'"  # checks on/off
     make bench BENCH_ARGS="--quick"             # 1 s runs, once each: a smoke check
     make bench BENCH_ARGS="--users 100000 --only heavy,user(id) --peers ordergraph,floor"
     BENCH_SHOW_SQL=1 make bench ...              # also list the statements counted per query
@@ -63,7 +64,8 @@ class Plan:
 
 async def main_async(args: argparse.Namespace) -> int:
     wrk.ensure_installed()
-    peers = [p for p in servers.peers() if _wanted(p.name, args.peers)]
+    candidates = servers.limit_peers() if args.limits else servers.peers()
+    peers = [p for p in candidates if _wanted(p.name, args.peers)]
     if any(p.kind == "postgraphile" for p in peers):
         servers.ensure_postgraphile()
     url = await database.ensure(
@@ -91,7 +93,7 @@ async def main_async(args: argparse.Namespace) -> int:
         for peer in peers:
             print(f"== {peer.name}", flush=True)
             results += await _measure_peer(plan, peer, proxy)
-        if _wanted("floor", args.peers):
+        if _wanted("floor", args.peers) and not args.limits:
             print("== floor", flush=True)
             results += await _measure_floor(plan, proxy)
     except Disagreement as exc:
@@ -99,6 +101,8 @@ async def main_async(args: argparse.Namespace) -> int:
         return 1
     finally:
         await proxy.stop()
+    if args.limits:
+        print("\n" + report.limits_ratio(results), flush=True)
     return await _report(results, args, url)
 
 
@@ -374,6 +378,12 @@ def _parser() -> argparse.ArgumentParser:
         "--peers",
         help="comma-separated prefixes of: ordergraph x1, ordergraph x2, "
         "ordergraph x1 cold, postgraphile, floor",
+    )
+    parser.add_argument(
+        "--limits",
+        action="store_true",
+        help="instead of the peers: one worker with the cost and rate limits off, then on "
+        "(through Redis), and their throughput ratio per query",
     )
     return parser
 

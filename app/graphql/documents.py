@@ -175,7 +175,7 @@ class ValidatedDocuments(SchemaExtension):
                 costs = Costs()
                 if weight <= self.caches.largest:
                     validated[key] = Validated(document, rules, errors, weight, costs)
-            if not errors and self.caches.cost_model is not None:
+            if not errors and self.caches.cost_model is not None and self.caches.max_cost:
                 cost = costs.cost(
                     self.caches.cost_model, document, context.operation_name, context.variables
                 )

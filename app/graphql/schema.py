@@ -139,9 +139,14 @@ def build_schema(settings: Settings) -> Schema:
         extensions.append(DisableIntrospection)
     extensions += [
         lambda: ValidatedDocuments(caches),
-        OperationBudget,
-        ErrorCodes,
     ]
+    if (
+        settings.max_query_cost
+        or settings.rate_limit_token_cost_per_minute
+        or settings.rate_limit_address_cost_per_minute
+    ):
+        extensions.append(OperationBudget)
+    extensions.append(ErrorCodes)
     schema = Schema(
         query=Query,
         mutation=Mutation,
