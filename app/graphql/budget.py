@@ -3,6 +3,7 @@ in `extensions.cost` when the request asks (`"extensions": {"cost": true}`)."""
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import AsyncIterator
 from typing import Any
@@ -17,14 +18,20 @@ from app.ratelimit.limiter import Bucket, RateLimiter, retry_after_header
 RATE_LIMITED = "RATE_LIMITED"
 
 
+@functools.lru_cache(maxsize=4096)
+def token_key(credential: str) -> str:
+    """The credential's hash, never the credential, names its bucket in Redis."""
+    return "token:" + hashlib.sha256(credential.encode()).hexdigest()[:32]
+
+
 def buckets(context: Context) -> list[Bucket]:
     """The request's token's bucket and its address's, each where its rate is set."""
     settings = context.settings
     found = []
     if settings.rate_limit_token_cost_per_minute and context.credential:
-        # The credential's hash, never the credential, names the bucket in Redis.
-        digest = hashlib.sha256(context.credential.encode()).hexdigest()[:32]
-        found.append(Bucket(f"token:{digest}", settings.rate_limit_token_cost_per_minute))
+        found.append(
+            Bucket(token_key(context.credential), settings.rate_limit_token_cost_per_minute)
+        )
     if settings.rate_limit_address_cost_per_minute and context.meta.client_addr:
         found.append(
             Bucket(f"addr:{context.meta.client_addr}", settings.rate_limit_address_cost_per_minute)

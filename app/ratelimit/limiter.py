@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import redis.asyncio as redis
 from cachetools import LRUCache
-from redis.exceptions import RedisError
+from redis.exceptions import NoScriptError, RedisError
 
 from app.cache.breaker import Breaker
 
@@ -131,6 +131,9 @@ class RateLimiter:
             else None
         )
         self._script = self._client.register_script(GCRA_SCRIPT) if self._client else None
+        # The script's SHA once loaded: syncs send EVALSHA in a pipeline without asking
+        # Redis whether the script is there each time.
+        self._loaded: str | None = None
         self.breaker = Breaker(cooldown=cooldown, what="rate limits, deciding locally", logger=log)
         self._local = _Local(max_keys)
         # Cost charged locally and not yet sent to Redis, and each key's interval.
@@ -181,15 +184,20 @@ class RateLimiter:
             if not pending or self._script is None or self.breaker.is_open():
                 return
             sent_at = time.monotonic()
+            client = self._client
+            assert client is not None
             try:
-                async with self._client.pipeline(transaction=False) as pipe:  # type: ignore[union-attr]
+                if self._loaded is None:
+                    self._loaded = str(await client.script_load(GCRA_SCRIPT))
+                async with client.pipeline(transaction=False) as pipe:
                     for key, (spent, interval) in pending.items():
-                        await self._script(
-                            keys=[self._key(key)],
-                            args=[spent, 1, round(interval * 1e6)],
-                            client=pipe,
+                        pipe.evalsha(
+                            self._loaded, 1, self._key(key), spent, 1, round(interval * 1e6)
                         )
                     results = await pipe.execute()
+            except NoScriptError:
+                self._loaded = None  # Redis restarted or flushed its scripts: next time
+                return
             except (RedisError, OSError) as exc:
                 self.breaker.failed(exc)
                 return
