@@ -235,7 +235,8 @@ class Settings(BaseSettings):
     )
     environment: Literal["development", "production"] = Field(
         default="development",
-        description="production hides debugging aids (the X-Cache-Debug extension).",
+        description="production hides debugging aids (the X-Cache-Debug extension) and, unless "
+        "INTROSPECTION says otherwise, introspection.",
     )
     cors_origins: tuple[str, ...] = Field(
         default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
