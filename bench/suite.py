@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -89,6 +90,11 @@ async def main_async(args: argparse.Namespace) -> int:
     proxy = CountingProxy(target.host or "127.0.0.1", target.port or 5432)
     await proxy.start()
     results: list[Result] = []
+    if args.limits:
+        await proxy.stop()
+        results = await _measure_alternating(plan, peers)
+        print("\n" + report.limits_ratio(results), flush=True)
+        return await _report(results, args, url)
     try:
         for peer in peers:
             print(f"== {peer.name}", flush=True)
@@ -101,8 +107,6 @@ async def main_async(args: argparse.Namespace) -> int:
         return 1
     finally:
         await proxy.stop()
-    if args.limits:
-        print("\n" + report.limits_ratio(results), flush=True)
     return await _report(results, args, url)
 
 
@@ -179,6 +183,47 @@ async def _measure_peer(plan: Plan, peer: servers.Peer, proxy: CountingProxy) ->
         rss = server.peak_rss_mib()
     for result in results:
         result.peak_rss_mib = rss
+    return results
+
+
+async def _measure_alternating(plan: Plan, peers: list[servers.Peer]) -> list[Result]:
+    """The peers running side by side, their wrk runs taken in turn (A B A B ...), so a
+    machine whose load changes (other jobs on its cores) weighs on both alike: for
+    comparing one server with and without a feature, not for the wire counts."""
+    headers = {"authorization": f"Bearer {plan.token}"}
+    results: list[Result] = []
+    async with contextlib.AsyncExitStack() as stack:
+        running = [await stack.enter_async_context(servers.running(p, plan.url)) for p in peers]
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=120, headers=headers))
+        for query in plan.queries:
+            assert query.ordergraph is not None
+            bodies = {
+                peer.name: await _checked(
+                    client, server.endpoint, plan, query, query.ordergraph, peer.name
+                )
+                for peer, server in zip(peers, running, strict=True)
+            }
+            lone = {
+                peer.name: await _lone_ms(client, server.endpoint, bodies[peer.name][0])
+                for peer, server in zip(peers, running, strict=True)
+            }
+            warm_up = [(max(plan.concurrencies), max(1, plan.seconds // 2), False)]
+            runs = warm_up + [(c, plan.seconds, True) for c in plan.concurrencies] * plan.repeats
+            for c, seconds, measured in runs:
+                for peer, server in zip(peers, running, strict=True):
+                    run = await wrk.run(
+                        server.endpoint, bodies[peer.name], headers, connections=c, seconds=seconds
+                    )
+                    await _settle(client, server.endpoint, bodies[peer.name][0], lone[peer.name])
+                    if measured:
+                        result = find(results, query.name, peer.name, c)
+                        if result is None:
+                            result = Result(query.name, peer.name, c)
+                            results.append(result)
+                        result.runs.append(run)
+            for peer in peers:
+                for c in plan.concurrencies:
+                    _progress(find(results, query.name, peer.name, c))
     return results
 
 
@@ -382,8 +427,9 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--limits",
         action="store_true",
-        help="instead of the peers: one worker with the cost and rate limits off, then on "
-        "(through Redis), and their throughput ratio per query",
+        help="instead of the peers: one worker with the cost and rate limits off and one "
+        "with them on (through Redis), side by side, their runs in turn, and the "
+        "throughput ratio per query",
     )
     return parser
 

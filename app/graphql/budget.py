@@ -11,8 +11,8 @@ from typing import Any
 from graphql import GraphQLError
 from strawberry.extensions import SchemaExtension
 
+from app.graphql.actual_cost import actual
 from app.graphql.context import Context
-from app.graphql.cost import actual
 from app.ratelimit.limiter import Bucket, RateLimiter, retry_after_header
 
 RATE_LIMITED = "RATE_LIMITED"

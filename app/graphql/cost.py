@@ -308,6 +308,14 @@ def operation_of(document: DocumentNode, name: str | None) -> OperationDefinitio
     return None
 
 
+def root_of(model: CostModel, operation: OperationDefinitionNode) -> GraphQLObjectType | None:
+    return {
+        OperationType.QUERY: model.schema.query_type,
+        OperationType.MUTATION: model.schema.mutation_type,
+        OperationType.SUBSCRIPTION: model.schema.subscription_type,
+    }[operation.operation]
+
+
 def estimate(
     model: CostModel,
     document: DocumentNode,
@@ -320,11 +328,7 @@ def estimate(
     operation = operation_of(document, operation_name)
     if operation is None:
         return None
-    root = {
-        OperationType.QUERY: model.schema.query_type,
-        OperationType.MUTATION: model.schema.mutation_type,
-        OperationType.SUBSCRIPTION: model.schema.subscription_type,
-    }[operation.operation]
+    root = root_of(model, operation)
     if root is None:
         return None
     values = dict(variables or {})
@@ -340,78 +344,6 @@ def estimate(
     return Estimate(cost=math.ceil(cost), variables=tuple(walk.read))
 
 
-class _Actual:
-    """The same sums over a result: each list counts the items it holds."""
-
-    def __init__(self, model: CostModel, fragments: dict[str, FragmentDefinitionNode]) -> None:
-        self.model = model
-        self.fragments = fragments
-
-    def selections(
-        self, selection_set: SelectionSetNode, parent: GraphQLNamedType, value: dict[str, Any]
-    ) -> float:
-        total = 0.0
-        for selection in selection_set.selections:
-            if isinstance(selection, FieldNode):
-                key = (selection.alias or selection.name).value
-                if key in value:
-                    total += self.field(selection, parent, value[key])
-                continue
-            if isinstance(selection, InlineFragmentNode):
-                condition = selection.type_condition
-                inner = selection.selection_set
-            elif isinstance(selection, FragmentSpreadNode):
-                fragment = self.fragments.get(selection.name.value)
-                if fragment is None:
-                    continue
-                condition, inner = fragment.type_condition, fragment.selection_set
-            else:  # pragma: no cover
-                continue
-            target = self.model.schema.get_type(condition.name.value) if condition else parent
-            if target is None:
-                continue
-            typename = value.get("__typename")
-            if isinstance(target, GraphQLObjectType) and typename not in (None, target.name):
-                continue
-            total += self.selections(inner, target, value)
-        return total
-
-    def field(self, node: FieldNode, parent: GraphQLNamedType, value: Any) -> float:
-        if node.name.value.startswith("__"):
-            return 0.0
-        model = self.model.field(parent, node.name.value)
-        if model is None or value is None:
-            return model.weight if model is not None else 0.0
-        items = value if isinstance(value, list) else [value]
-        total = model.weight
-        for item in items:
-            total += model.type_weight
-            if node.selection_set is not None and isinstance(item, dict):
-                total += self.selections(node.selection_set, model.type, item)
-        return total
-
-
-def actual(
-    model: CostModel, document: DocumentNode, *, operation_name: str | None, data: Any
-) -> int | None:
-    """What a result cost by the same rules, each list counted by the items it holds
-    rather than its size's estimate: one walk over the result."""
-    operation = operation_of(document, operation_name)
-    if operation is None or not isinstance(data, dict):
-        return None
-    root = {
-        OperationType.QUERY: model.schema.query_type,
-        OperationType.MUTATION: model.schema.mutation_type,
-        OperationType.SUBSCRIPTION: model.schema.subscription_type,
-    }[operation.operation]
-    if root is None:
-        return None
-    fragments = {
-        d.name.value: d for d in document.definitions if isinstance(d, FragmentDefinitionNode)
-    }
-    return math.ceil(_Actual(model, fragments).selections(operation.selection_set, root, data))
-
-
 __all__ = [
     "CONNECTION_SIZE",
     "DEFAULT_LIST_SIZE",
@@ -420,7 +352,7 @@ __all__ = [
     "CostModel",
     "Estimate",
     "ListSize",
-    "actual",
     "estimate",
     "operation_of",
+    "root_of",
 ]
