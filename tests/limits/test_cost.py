@@ -142,3 +142,18 @@ async def test_extensions_cost_when_asked(seeded_url: str) -> None:
         }
         plain = await api.query(PRODUCTS)
         assert "cost" not in plain.get("extensions", {})
+
+
+def test_fragments_that_double_are_costed_once_each() -> None:
+    """2^30 paths, 31 fragments: each fragment's cost is computed once, so the figure
+    comes at once, and is refused."""
+    parts = [
+        f"fragment E{i} on Order {{ items {{ quantity }} ...E{i + 1} ...E{i + 1} }}"
+        for i in range(30)
+    ]
+    document = "{ orders(first: 2) { edges { node { ...E0 } } } } " + " ".join(
+        [*parts, "fragment E30 on Order { id }"]
+    )
+    figure = cost(document)
+    assert figure is not None
+    assert figure > 2**30
