@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test pgbouncer lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-peers bench-export bench-retention profile lock clean
+.PHONY: help install run token test pgbouncer lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-checks bench-peers bench-export bench-retention profile lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve the console on http://127.0.0.1:8000/admin and GraphiQL on /graphql"
@@ -105,6 +105,10 @@ bench-import: $(STAMP)
 # Hostile documents against one worker: time to answer, the code, /healthz meanwhile.
 bench-limits: $(STAMP)
 	$(BIN)/python -m bench.doubling $(BENCH_ARGS)
+
+# The protective checks (cost, rate limits through Redis) on vs off, one worker each.
+bench-checks: $(STAMP)
+	$(BIN)/python -m bench.suite --limits --only "user(id),products(first: 50)" $(BENCH_ARGS)
 
 # 1,000,000 orders through /export/orders.{csv,ndjson} next to a raw COPY; peak RSS growth.
 bench-export: $(STAMP)

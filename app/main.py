@@ -44,6 +44,7 @@ from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
 from app.graphql.sse import Reservations
 from app.privacy.routes import privacy_routes
+from app.ratelimit.limiter import RateLimiter
 from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
 from app.web.draining import Drain, SignalHandoff
@@ -92,6 +93,18 @@ def create_app(settings: Settings | None = None) -> Starlette:
             schema_version=schema_version,
             enabled=settings.field_cache,
         )
+        schema.persisted.namespace = database_namespace(engine)
+        if settings.persisted_queries:
+            schema.persisted.store = (
+                RedisStore(settings.redis_url.get_secret_value())
+                if settings.redis_url
+                else MemoryStore()
+            )
+        app.state.rate_limiter = RateLimiter(
+            settings.redis_url.get_secret_value() if settings.redis_url else None,
+            namespace=database_namespace(engine),
+            sync_seconds=settings.rate_limit_sync_ms / 1000,
+        )
         try:
             # Background work stops first: its connections go back before the pool.
             async with (
@@ -111,6 +124,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
             await app.state.readiness.close()
             await engine.dispose()
             await store.close()
+            await app.state.rate_limiter.close()
+            await schema.persisted.close()
 
     schema = build_schema(settings)
     # Cached values are keyed by the schema they were computed under.

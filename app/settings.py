@@ -6,7 +6,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from app.backup.crypto import parse_key
@@ -82,6 +82,58 @@ class Settings(BaseSettings):
         default=20_000,
         ge=1,
         description="Most fields a document may select, counting each spread of a fragment.",
+    )
+    max_query_cost: int = Field(
+        default=50_000,
+        ge=0,
+        description="Most an operation may cost (IBM cost directives: @cost, @listSize in "
+        "schema.graphql); dearer ones are refused with COST_LIMIT_EXCEEDED. 0: no cost "
+        "is computed (nor reported in extensions.cost).",
+    )
+    rate_limit_token_cost_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Query cost one API token or JWT may spend per minute, across instances "
+        "through Redis (a minute's worth at once at most); over it: 429 RATE_LIMITED. 0: off.",
+    )
+    rate_limit_address_cost_per_minute: int = Field(
+        default=0,
+        ge=0,
+        description="Query cost one client address may spend per minute (behind a proxy, "
+        "run uvicorn with --proxy-headers so the address is the client's). 0: off.",
+    )
+    rate_limit_sync_ms: float = Field(
+        default=100,
+        ge=0,
+        description="How often each process sends what it charged to Redis and reads the "
+        "shared budgets back (an instance may overspend by what it admits in between); 0: "
+        "ask Redis on every request.",
+    )
+    persisted_queries: bool = Field(
+        default=True,
+        description="Automatic persisted queries (Apollo's link): a request may name its "
+        "document by extensions.persistedQuery.sha256Hash, also over GET.",
+    )
+    persisted_query_ttl_seconds: int = Field(
+        default=7 * 86_400,
+        ge=1,
+        description="How long a registered persisted query is kept (in Redis, else memory).",
+    )
+    trusted_documents_path: Path | None = Field(
+        default=None,
+        description='A trusted documents manifest, {"<id>": "<document>"} as Relay\'s '
+        "persisted queries and GraphQL Codegen's persisted-documents.json write it; clients "
+        "may send an id (documentId or persistedQuery.sha256Hash).",
+    )
+    trusted_documents_only: bool = Field(
+        default=False,
+        description="Run only the documents in TRUSTED_DOCUMENTS_PATH; any other is "
+        "refused with TRUSTED_DOCUMENT_REQUIRED.",
+    )
+    introspection: bool | None = Field(
+        default=None,
+        description="Answer introspection (__schema, __type); unset: on, except when "
+        "ENVIRONMENT=production.",
     )
     document_cache_bytes: int = Field(
         default=64 * 2**20,
@@ -223,7 +275,8 @@ class Settings(BaseSettings):
     )
     environment: Literal["development", "production"] = Field(
         default="development",
-        description="production hides debugging aids (the X-Cache-Debug extension).",
+        description="production hides debugging aids (the X-Cache-Debug extension) and, unless "
+        "INTROSPECTION says otherwise, introspection.",
     )
     cors_origins: tuple[str, ...] = Field(
         default=(), description='Browser origins allowed to call the API, JSON list: ["https://a"].'
@@ -269,6 +322,18 @@ class Settings(BaseSettings):
         ge=1,
         description="Most orders a PDF report lists; more is TOO_MANY_ROWS (export CSV instead).",
     )
+
+    @property
+    def introspection_enabled(self) -> bool:
+        if self.introspection is not None:
+            return self.introspection
+        return self.environment != "production"
+
+    @model_validator(mode="after")
+    def _trusted_documents(self) -> Settings:
+        if self.trusted_documents_only and self.trusted_documents_path is None:
+            raise ValueError("TRUSTED_DOCUMENTS_ONLY needs TRUSTED_DOCUMENTS_PATH (the manifest)")
+        return self
 
     @field_validator("database_url")
     @classmethod

@@ -6,6 +6,7 @@ import math
 import statistics
 from dataclasses import dataclass, field
 
+from bench.servers import LIMITS_OFF, LIMITS_ON
 from bench.wrk import WrkRun
 
 OURS = "ordergraph x1"
@@ -216,3 +217,20 @@ def markdown_table(results: list[Result]) -> str:
 
 def targets_text(found: list[Target]) -> str:
     return "\n".join(f"{'met   ' if t.met else 'MISSED'}  {t.name}: {t.detail}" for t in found)
+
+
+def limits_ratio(results: list[Result]) -> str:
+    """Throughput with the cost and rate limits on over that with them off, per query
+    and concurrency (issue 15: within 5%, a ratio of 0.95 or more)."""
+    lines = ["Limits on / off (req/s):"]
+    for off in (r for r in results if r.peer == LIMITS_OFF):
+        on = find(results, off.query, LIMITS_ON, off.concurrency)
+        if on is None or not off.rps:
+            continue
+        ratio = on.rps / off.rps
+        verdict = "within 5%" if ratio >= 0.95 else "MORE THAN 5% SLOWER"
+        lines.append(
+            f"  {off.query:22} c={off.concurrency:<3} off {off.rps:8.0f}  on {on.rps:8.0f}"
+            f"  ratio {ratio:.3f}  {verdict}"
+        )
+    return "\n".join(lines)

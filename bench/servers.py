@@ -57,6 +57,38 @@ def peers() -> list[Peer]:
     ]
 
 
+LIMITS_OFF = "ordergraph x1 limits off"
+LIMITS_ON = "ordergraph x1 limits on"
+
+
+def limit_peers() -> list[Peer]:
+    """One worker without the protective checks, and one with all of them: the cost
+    limit, and rate limits per token and per address through Redis set too high to
+    refuse anything, so every request pays for the whole check (`make bench-checks`)."""
+    return [
+        Peer(
+            LIMITS_OFF,
+            "ordergraph",
+            {
+                "WEB_CONCURRENCY": "1",
+                "MAX_QUERY_COST": "0",
+                "RATE_LIMIT_TOKEN_COST_PER_MINUTE": "0",
+                "RATE_LIMIT_ADDRESS_COST_PER_MINUTE": "0",
+            },
+        ),
+        Peer(
+            LIMITS_ON,
+            "ordergraph",
+            {
+                "WEB_CONCURRENCY": "1",
+                "MAX_QUERY_COST": "50000",
+                "RATE_LIMIT_TOKEN_COST_PER_MINUTE": str(10**12),
+                "RATE_LIMIT_ADDRESS_COST_PER_MINUTE": str(10**12),
+            },
+        ),
+    ]
+
+
 LOCAL_REDIS = ("127.0.0.1", 6379)
 
 

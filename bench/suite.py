@@ -1,6 +1,7 @@
 """ordergraph side by side with PostGraphile v5 and the database floor (issue 6).
 
     make bench                                  # 10k users, 8 s runs, c=4 and c=32, x3
+    make bench BENCH_ARGS="--limits --only 'user(id),products(first: 50)'"  # checks on/off
     make bench BENCH_ARGS="--quick"             # 1 s runs, once each: a smoke check
     make bench BENCH_ARGS="--users 100000 --only heavy,user(id) --peers ordergraph,floor"
     BENCH_SHOW_SQL=1 make bench ...              # also list the statements counted per query
@@ -18,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -63,7 +65,8 @@ class Plan:
 
 async def main_async(args: argparse.Namespace) -> int:
     wrk.ensure_installed()
-    peers = [p for p in servers.peers() if _wanted(p.name, args.peers)]
+    candidates = servers.limit_peers() if args.limits else servers.peers()
+    peers = [p for p in candidates if _wanted(p.name, args.peers)]
     if any(p.kind == "postgraphile" for p in peers):
         servers.ensure_postgraphile()
     url = await database.ensure(
@@ -87,11 +90,16 @@ async def main_async(args: argparse.Namespace) -> int:
     proxy = CountingProxy(target.host or "127.0.0.1", target.port or 5432)
     await proxy.start()
     results: list[Result] = []
+    if args.limits:
+        await proxy.stop()
+        results = await _measure_alternating(plan, peers)
+        print("\n" + report.limits_ratio(results), flush=True)
+        return await _report(results, args, url)
     try:
         for peer in peers:
             print(f"== {peer.name}", flush=True)
             results += await _measure_peer(plan, peer, proxy)
-        if _wanted("floor", args.peers):
+        if _wanted("floor", args.peers) and not args.limits:
             print("== floor", flush=True)
             results += await _measure_floor(plan, proxy)
     except Disagreement as exc:
@@ -183,6 +191,47 @@ async def _measure_peer(plan: Plan, peer: servers.Peer, proxy: CountingProxy) ->
         rss = server.peak_rss_mib()
     for result in results:
         result.peak_rss_mib = rss
+    return results
+
+
+async def _measure_alternating(plan: Plan, peers: list[servers.Peer]) -> list[Result]:
+    """The peers running side by side, their wrk runs taken in turn (A B A B ...), so a
+    machine whose load changes (other jobs on its cores) weighs on both alike: for
+    comparing one server with and without a feature, not for the wire counts."""
+    headers = {"authorization": f"Bearer {plan.token}"}
+    results: list[Result] = []
+    async with contextlib.AsyncExitStack() as stack:
+        running = [await stack.enter_async_context(servers.running(p, plan.url)) for p in peers]
+        client = await stack.enter_async_context(httpx.AsyncClient(timeout=120, headers=headers))
+        for query in plan.queries:
+            assert query.ordergraph is not None
+            bodies = {
+                peer.name: await _checked(
+                    client, server.endpoint, plan, query, query.ordergraph, peer.name
+                )
+                for peer, server in zip(peers, running, strict=True)
+            }
+            lone = {
+                peer.name: await _lone_ms(client, server.endpoint, bodies[peer.name][0])
+                for peer, server in zip(peers, running, strict=True)
+            }
+            warm_up = [(max(plan.concurrencies), max(1, plan.seconds // 2), False)]
+            runs = warm_up + [(c, plan.seconds, True) for c in plan.concurrencies] * plan.repeats
+            for c, seconds, measured in runs:
+                for peer, server in zip(peers, running, strict=True):
+                    run = await wrk.run(
+                        server.endpoint, bodies[peer.name], headers, connections=c, seconds=seconds
+                    )
+                    await _settle(client, server.endpoint, bodies[peer.name][0], lone[peer.name])
+                    if measured:
+                        result = find(results, query.name, peer.name, c)
+                        if result is None:
+                            result = Result(query.name, peer.name, c)
+                            results.append(result)
+                        result.runs.append(run)
+            for peer in peers:
+                for c in plan.concurrencies:
+                    _progress(find(results, query.name, peer.name, c))
     return results
 
 
@@ -382,6 +431,13 @@ def _parser() -> argparse.ArgumentParser:
         "--peers",
         help="comma-separated prefixes of: ordergraph x1, ordergraph x2, "
         "ordergraph x1 cold, postgraphile, floor",
+    )
+    parser.add_argument(
+        "--limits",
+        action="store_true",
+        help="instead of the peers: one worker with the cost and rate limits off and one "
+        "with them on (through Redis), side by side, their runs in turn, and the "
+        "throughput ratio per query",
     )
     return parser
 

@@ -15,12 +15,13 @@ from __future__ import annotations
 import logging
 import math
 import secrets
-import time
 from typing import Protocol
 
 import redis.asyncio as redis
 from cachetools import TLRUCache
 from redis.exceptions import RedisError
+
+from app.cache.breaker import Breaker
 
 log = logging.getLogger(__name__)
 
@@ -132,10 +133,13 @@ def _until(key: str, entry: tuple[float, bytes], now: float) -> float:
 class RedisStore:
     def __init__(self, url: str, *, timeout: float = 0.1, cooldown: float = 5.0) -> None:
         self._client = redis.from_url(url, socket_timeout=timeout, socket_connect_timeout=timeout)
-        self._cooldown = cooldown
-        self._open_until = 0.0
-        self._logged_at = 0.0
-        self.errors = 0
+        self._breaker = Breaker(
+            cooldown=cooldown, what="field cache, computing from PostgreSQL", logger=log
+        )
+
+    @property
+    def errors(self) -> int:
+        return self._breaker.errors
 
     async def get_many(self, keys: list[str]) -> list[bytes | None]:
         if not keys or self._is_open():
@@ -219,15 +223,10 @@ class RedisStore:
         return len(found)
 
     def _is_open(self) -> bool:
-        return time.monotonic() < self._open_until
+        return self._breaker.is_open()
 
     def _failed(self, exc: BaseException) -> None:
-        self.errors += 1
-        now = time.monotonic()
-        self._open_until = now + self._cooldown
-        if now - self._logged_at > 60:
-            self._logged_at = now
-            log.warning("field cache: Redis failed (%s); computing from PostgreSQL", exc)
+        self._breaker.failed(exc)
 
     async def close(self) -> None:
         await self._client.aclose()

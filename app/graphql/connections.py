@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 from app.auth.viewer import Viewer
 from app.graphql.caching import Cached, cached_value
 from app.graphql.context import Context, Info
+from app.graphql.cost import CONNECTION_SIZE
 from app.graphql.relay import (
     After,
     Before,
@@ -236,7 +237,9 @@ def list_field(
             await prefetch(info, [edge.node for edge in connection.edges])
         return connection
 
-    directives = [cache.hint] if cache is not None else []
+    directives: list[object] = [CONNECTION_SIZE]
+    if cache is not None:
+        directives.append(cache.hint)
     spec = ListSpec(
         entity=entity,
         keys=keys,

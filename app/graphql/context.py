@@ -46,6 +46,8 @@ class Context:
     # The primary's WAL position after this request's last commit (read-your-writes on
     # replicas: app.db.replicas); None when it wrote nothing or there are no replicas.
     commit_lsn: int | None = None
+    # This operation's static cost (app.graphql.cost), once its document is validated.
+    cost: int | None = None
 
     @property
     def request_id(self) -> str:

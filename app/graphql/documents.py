@@ -16,6 +16,8 @@ from graphql import DocumentNode, GraphQLError, Token
 from strawberry.extensions import SchemaExtension
 from strawberry.schema.schema import validate_document
 
+from app.graphql.context import Context
+from app.graphql.cost import CostModel, estimate
 from app.graphql.limits import Limits, check_limits
 
 # Measured with tracemalloc on graphql-core 3.3: a syntax tree holds 400 to 550 bytes
@@ -44,11 +46,56 @@ class Parsed(NamedTuple):
     weight: int
 
 
+class Costs:
+    """A document's costs, by operation and by the sizes its slicing variables ask for;
+    at most _COSTS_PER_DOCUMENT combinations are kept."""
+
+    __slots__ = ("figures", "variables")
+
+    def __init__(self) -> None:
+        self.variables: dict[str | None, tuple[str, ...]] = {}
+        self.figures: dict[tuple[object, ...], int | None] = {}
+
+    def cost(
+        self,
+        model: CostModel,
+        document: DocumentNode,
+        operation_name: str | None,
+        variables: dict[str, Any] | None,
+    ) -> int | None:
+        names = self.variables.get(operation_name)
+        if names is not None:
+            values = variables or {}
+            key = (operation_name, *(_size(values.get(name)) for name in names))
+            if key in self.figures:
+                return self.figures[key]
+        found = estimate(model, document, operation_name=operation_name, variables=variables)
+        figure = found.cost if found is not None else None
+        names = found.variables if found is not None else ()
+        self.variables[operation_name] = names
+        values = variables or {}
+        if len(self.figures) >= _COSTS_PER_DOCUMENT:
+            self.figures.clear()
+        self.figures[(operation_name, *(_size(values.get(name)) for name in names))] = figure
+        return figure
+
+
+_COSTS_PER_DOCUMENT = 64
+
+
+def _size(value: object) -> object:
+    """What a slicing variable's value says about a size (the cost depends on no more)."""
+    if isinstance(value, list | tuple):
+        return len(value)
+    return value if isinstance(value, int) else None
+
+
 class Validated(NamedTuple):
     document: DocumentNode
     rules: tuple[Any, ...]
     errors: list[GraphQLError]
     weight: int
+    costs: Costs
 
 
 def parse_key(query: str, options: Mapping[str, Any]) -> tuple[str, str]:
@@ -59,9 +106,14 @@ class DocumentCaches:
     """The parsed and the validated documents of one schema, `budget` bytes each, and
     the read plans compiled from them (app.graphql.plan), keyed like the validated ones."""
 
-    def __init__(self, *, budget: int, limits: Limits, parse_options: dict[str, Any]) -> None:
+    def __init__(
+        self, *, budget: int, limits: Limits, parse_options: dict[str, Any], max_cost: int
+    ) -> None:
         self.limits = limits
         self.parse_options = parse_options
+        self.max_cost = max_cost
+        # Set by build_schema once the schema it reads exists.
+        self.cost_model: CostModel | None = None
         self.largest = budget // _LARGEST_SHARE
         # (document id, operation name, @skip/@include values) -> (document, plan or None)
         self.plans: LRUCache[tuple[Any, ...], tuple[DocumentNode, Any]] = LRUCache(4096)
@@ -71,6 +123,16 @@ class DocumentCaches:
         self.validated: LRUCache[int, Validated] = LRUCache(
             budget, getsizeof=lambda entry: entry.weight
         )
+
+    def cost_of(
+        self, document: DocumentNode, operation_name: str | None, variables: dict[str, Any]
+    ) -> int | None:
+        """The static cost of an operation of a ready document, as validation reckons it
+        (cached with it); None when no cost limit is set."""
+        validated = self.validated.get(id(document))
+        if self.cost_model is None or not self.max_cost or validated is None:
+            return None
+        return validated.costs.cost(self.cost_model, document, operation_name, variables)
 
     def ready(self, query: str) -> DocumentNode | None:
         """The document of `query` when it was parsed and found valid (by the same
@@ -110,7 +172,9 @@ class DocumentCache(SchemaExtension):
 class ValidatedDocuments(SchemaExtension):
     """Check each distinct document once against the limits (app.graphql.limits) and,
     when it fits them, graphql-core's rules; an over-limit document goes no further, so
-    no other rule ever walks it.
+    no other rule ever walks it. A valid document's cost (app.graphql.cost) is kept with
+    it, per operation and slicing variables, and refused over MAX_QUERY_COST; the
+    operation's context carries it (rate limits charge it).
 
     Keyed by the parsed document's identity: DocumentCache hands every request with the
     same text the same object, and the entry holds that object, so its id cannot be
@@ -133,15 +197,36 @@ class ValidatedDocuments(SchemaExtension):
             entry = validated.get(key)
             if entry is not None and entry.document is document and entry.rules == rules:
                 errors = entry.errors
+                costs = entry.costs
             else:
                 errors = check_limits(document, self.caches.limits) or validate_document(
                     context.schema._schema, document, rules
                 )
                 weight = weigh(document)
+                costs = Costs()
                 if weight <= self.caches.largest:
-                    validated[key] = Validated(document, rules, errors, weight)
+                    validated[key] = Validated(document, rules, errors, weight, costs)
+            if not errors and self.caches.cost_model is not None and self.caches.max_cost:
+                cost = costs.cost(
+                    self.caches.cost_model, document, context.operation_name, context.variables
+                )
+                if isinstance(context.context, Context):
+                    context.context.cost = cost
+                if cost is not None and cost > self.caches.max_cost:
+                    errors = [cost_exceeded(cost, self.caches.max_cost)]
             context.pre_execution_errors = errors
         yield
 
 
-__all__ = ["DocumentCache", "DocumentCaches", "ValidatedDocuments", "weigh"]
+COST_LIMIT_EXCEEDED = "COST_LIMIT_EXCEEDED"
+
+
+def cost_exceeded(cost: int, limit: int) -> GraphQLError:
+    return GraphQLError(
+        f"The operation costs {cost}; at most {limit} is allowed (MAX_QUERY_COST). Ask for "
+        "fewer items (first/last) or fewer nested lists.",
+        extensions={"code": COST_LIMIT_EXCEEDED, "cost": cost, "limit": limit},
+    )
+
+
+__all__ = ["COST_LIMIT_EXCEEDED", "DocumentCache", "DocumentCaches", "ValidatedDocuments", "weigh"]

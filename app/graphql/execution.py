@@ -17,7 +17,8 @@ A field is plain, and read directly, only when skipping graphql-core cannot skip
 anything but the machinery:
 - it takes no arguments, and Strawberry built it without field extensions (permission
   classes are one) or schema directives: those run, or may be read, only inside the
-  resolve machinery;
+  resolve machinery (the cost directives are read by static analysis only, and do not
+  count);
 - it has no resolver of its own (Strawberry's `is_basic_field`), reads with the default
   `getattr`, and its GraphQL resolve function is still Strawberry's default one;
 - its type is a scalar, an enum, an object or a list of non-null objects (never an
@@ -54,6 +55,8 @@ from strawberry.resolvers import is_default_resolver
 from strawberry.schema.schema import StrawberryGraphQLCoreExecutionContext
 from strawberry.types.base import StrawberryObjectDefinition
 from strawberry.types.field import StrawberryField
+
+from app.graphql.cost import STATIC_DIRECTIVES
 
 _LEAF = 0
 _OBJECT = 1
@@ -96,7 +99,7 @@ def plain_fields(parent_type: GraphQLObjectType) -> dict[str, PlainField]:
                 or field.args
                 or definition.extensions
                 or definition.permission_classes
-                or definition.directives
+                or any(not isinstance(d, STATIC_DIRECTIVES) for d in definition.directives)
             ):
                 continue
             metadata: dict[str, Any] = dict(definition.metadata or {})

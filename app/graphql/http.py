@@ -32,7 +32,9 @@ from app.console.pages import page_response
 from app.db.replicas import LSN_HEADER, Replicas, format_lsn, parse_lsn
 from app.errors import BadInput, ServiceUnavailable, Unauthenticated
 from app.graphql import multipart, sse
+from app.graphql.budget import RATE_LIMITED
 from app.graphql.context import Context
+from app.graphql.persisted import PersistedDocuments, document_id_of
 from app.graphql.plan import serve as planned
 from app.graphql.plan.run import Plans
 from app.graphql.websocket import (
@@ -360,7 +362,7 @@ class GraphQLApp(GraphQL[Context, None]):
         if not self.allow_queries_via_get and method == "GET":
             allowed -= {OperationType.QUERY}
         try:
-            return await self.schema.execute(
+            result = await self.schema.execute(
                 request_data.query,
                 root_value=root_value,
                 variable_values=request_data.variables,
@@ -379,6 +381,11 @@ class GraphQLApp(GraphQL[Context, None]):
             raise HTTPException(400, exc.as_http_error_reason(method)) from None
         except MissingQueryError:
             raise HTTPException(400, "No GraphQL query found in the request") from None
+        for error in result.errors or ():
+            if (error.extensions or {}).get("code") == RATE_LIMITED:
+                sub_response.status_code = 429
+                sub_response.headers["retry-after"] = str(error.extensions["retryAfter"])  # type: ignore[index]
+        return result
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
         response = await super().get_sub_response(request)
@@ -402,6 +409,7 @@ class GraphQLApp(GraphQL[Context, None]):
         response.headers["content-type"] = f"{media_type}; charset=utf-8"
         if (
             media_type == GRAPHQL_RESPONSE
+            and response.status_code == 200
             and isinstance(response_data, dict)
             and "data" not in response_data
         ):
@@ -417,13 +425,32 @@ class GraphQLApp(GraphQL[Context, None]):
         # JSONDecodeError, which the view answers with a 400.
         return orjson.loads(data)
 
+    def should_render_graphql_ide(self, request: Any) -> bool:
+        """Not for a GET that names a persisted document: Apollo's link sends those with
+        `Accept: */*`, which would otherwise be answered with GraphiQL."""
+        params = request.query_params
+        return (
+            "extensions" not in params
+            and "documentId" not in params
+            and super().should_render_graphql_ide(request)
+        )
+
     async def parse_http_body(self, request: Any) -> Any:
         try:
-            return await super().parse_http_body(request)
+            data = await super().parse_http_body(request)
         except (AttributeError, TypeError):
             raise HTTPException(
                 400, 'The request body must be a JSON object: {"query": "...", "variables": {}}.'
             ) from None
+        if isinstance(data, GraphQLRequestData):
+            persisted: PersistedDocuments = self.schema.persisted  # type: ignore[attr-defined]
+            document_id = None
+            if data.query is None and persisted.manifest:
+                body = None if request.method == "GET" else await request.get_body()
+                document_id = await document_id_of(request.method, request.query_params, body)
+            if data.extensions or document_id is not None:
+                data = await persisted.resolve(data, document_id=document_id)
+        return data
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Like strawberry's, but a malformed HTTP request gets a JSON error body, and

@@ -21,6 +21,7 @@ from app.auth import policy
 from app.errors import BadInput, Unauthenticated
 from app.graphql.audit.types import AuditEvent, hidden_actions
 from app.graphql.context import Info
+from app.graphql.cost import ListSize
 from app.graphql.orders.queries import visible_order
 from app.graphql.orders.types import Order, OrderItem
 from app.graphql.products.types import Product
@@ -151,7 +152,14 @@ class NodeQuery:
 
     @strawberry.field(
         description=f"Objects by global ID, in the order asked (null where there is none); "
-        f"at most {MAX_NODES}."
+        f"at most {MAX_NODES}.",
+        directives=[
+            ListSize(
+                slicing_arguments=["ids"],
+                assumed_size=MAX_NODES,
+                require_one_slicing_argument=False,
+            )
+        ],
     )
     async def nodes(self, info: Info, ids: list[strawberry.ID]) -> list[Node | None]:
         if len(ids) > MAX_NODES:

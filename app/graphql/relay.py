@@ -12,6 +12,7 @@ from typing import Annotated, Generic, TypeVar
 import strawberry
 
 from app.errors import BadInput
+from app.graphql.cost import COUNT_WEIGHT, Cost
 from app.graphql.execution import read_from
 from app.queries.keyset import CursorCodec, Page, Window
 from app.settings import Settings
@@ -109,7 +110,8 @@ class Connection(Generic[NodeT]):
     count: strawberry.Private[Callable[[], Awaitable[int]]]
 
     @strawberry.field(
-        description="How many nodes match the filter in all; counted only when asked."
+        description="How many nodes match the filter in all; counted only when asked.",
+        directives=[Cost(weight=COUNT_WEIGHT)],
     )
     async def total_count(self) -> int:
         return await self.count()

@@ -7,13 +7,15 @@ from typing import Any
 
 import strawberry
 from graphql import GraphQLError
-from strawberry.extensions import MaxTokensLimiter
+from strawberry.extensions import DisableIntrospection, MaxTokensLimiter
 from strawberry.schema.config import StrawberryConfig
 from strawberry.types import ExecutionContext, ExecutionResult
 from strawberry.types.graphql import OperationType
 
 from app.graphql.audit.queries import AuditQuery
+from app.graphql.budget import OperationBudget
 from app.graphql.caching import CacheTrace
+from app.graphql.cost import CostModel
 from app.graphql.documents import DocumentCache, DocumentCaches, ValidatedDocuments
 from app.graphql.errors import ErrorCodes, classify
 from app.graphql.events.sharing import SharingExecutionContext
@@ -26,6 +28,7 @@ from app.graphql.operation import OperationContext
 from app.graphql.orders.bulk import OrderBulkMutation
 from app.graphql.orders.mutations import OrderMutation
 from app.graphql.orders.queries import OrderQuery
+from app.graphql.persisted import PersistedDocuments, TrustedDocumentsOnly, load_manifest
 from app.graphql.privacy.mutations import PrivacyMutation
 from app.graphql.products.bulk import ProductBulkMutation
 from app.graphql.products.mutations import ProductMutation
@@ -62,6 +65,7 @@ class Mutation(
 
 class Schema(strawberry.Schema):
     documents: DocumentCaches
+    persisted: PersistedDocuments
 
     def process_errors(
         self, errors: list[GraphQLError], execution_context: ExecutionContext | None = None
@@ -111,6 +115,19 @@ def build_schema(settings: Settings) -> Schema:
         ),
         # What MaxTokensLimiter sets: a cached document is found under the same key.
         parse_options={"max_tokens": settings.max_query_tokens},
+        max_cost=settings.max_query_cost,
+    )
+    persisted = PersistedDocuments(
+        store=None,
+        namespace="",
+        ttl=settings.persisted_query_ttl_seconds,
+        manifest=(
+            load_manifest(settings.trusted_documents_path)
+            if settings.trusted_documents_path
+            else None
+        ),
+        trusted_only=settings.trusted_documents_only,
+        automatic=settings.persisted_queries,
     )
     extensions: list[Any] = [
         OperationContext,
@@ -118,9 +135,22 @@ def build_schema(settings: Settings) -> Schema:
         CacheTrace,
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
         lambda: DocumentCache(caches),
-        lambda: ValidatedDocuments(caches),
-        ErrorCodes,
     ]
+    if settings.trusted_documents_only:
+        extensions.append(lambda: TrustedDocumentsOnly(persisted))
+    if not settings.introspection_enabled:
+        # A validation rule: part of the validated document's cache entry, so checked once.
+        extensions.append(DisableIntrospection)
+    extensions += [
+        lambda: ValidatedDocuments(caches),
+    ]
+    if (
+        settings.max_query_cost
+        or settings.rate_limit_token_cost_per_minute
+        or settings.rate_limit_address_cost_per_minute
+    ):
+        extensions.append(OperationBudget)
+    extensions.append(ErrorCodes)
     schema = Schema(
         query=Query,
         mutation=Mutation,
@@ -130,6 +160,8 @@ def build_schema(settings: Settings) -> Schema:
         execution_context_class=SharingExecutionContext,
     )
     schema.documents = caches
+    schema.persisted = persisted
+    caches.cost_model = CostModel(schema._schema)
     node_registry(schema._schema)  # refuses a Node type that node() cannot fetch
     return schema
 

@@ -111,14 +111,17 @@ def test_aliases_in_doubling_fragments_are_counted_quickly(server: Server) -> No
 def test_a_worker_busy_with_a_doubling_document_answers_healthz_and_drains_on_sigterm(
     seeded_url: str, redis: str, tmp_path: Path
 ) -> None:
-    """With the field limit lifted the doubling document reaches execution: the executor
+    """With the field and cost limits lifted the doubling document reaches execution: the executor
     merges each fragment once per selection set, and the look-ahead of `orders` (which
     loads items with their orders) looks through each fragment once, so it is answered,
     /healthz answers meanwhile, and SIGTERM lets the worker finish and exit."""
     document = "{ orders(first: 2) { edges { node { ...E0 } } } } " + doubling(
         30, on="Order", select="id items { quantity }"
     )
-    server = start_server(seeded_url, redis, tmp_path / "server.log", MAX_QUERY_FIELDS=str(2**62))
+    # The cost limit would refuse it too (2^30 paths): off, so that it reaches execution.
+    server = start_server(
+        seeded_url, redis, tmp_path / "server.log", MAX_QUERY_FIELDS=str(2**62), MAX_QUERY_COST="0"
+    )
     try:
         token = asyncio.run(token_for(seeded_url, ADMIN_EMAIL))
         with ThreadPoolExecutor(1) as pool:

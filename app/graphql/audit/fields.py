@@ -9,6 +9,7 @@ import strawberry
 
 from app.graphql.connections import PageArgs
 from app.graphql.context import Info
+from app.graphql.cost import CONNECTION_SIZE
 from app.graphql.relay import After, Before, Connection, First, Last
 
 if TYPE_CHECKING:
@@ -34,4 +35,4 @@ def history_field(entity: str) -> Any:
         return await history(info, entity_id=self.pk, args=PageArgs(first, after, last, before))
 
     description = f"Changes to this {entity}, newest first."
-    return strawberry.field(resolver=resolve, description=description)
+    return strawberry.field(resolver=resolve, description=description, directives=[CONNECTION_SIZE])

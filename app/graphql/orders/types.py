@@ -11,6 +11,7 @@ import strawberry
 
 from app.graphql.audit.fields import history_field
 from app.graphql.context import Info
+from app.graphql.cost import ListSize
 from app.graphql.execution import read_from
 from app.graphql.inputs import DateTimeRange, MoneyRange
 from app.graphql.products.types import Product
@@ -21,6 +22,10 @@ from app.graphql.relay import (
 )
 from app.graphql.scalars import Money
 from app.queries.orders import OrderItemRecord, OrderRecord, OrderWhere
+
+# Lines an order is assumed to have, for its cost: most have a few, none more than 100
+# (app.services.orders.MAX_LINES); the cost is an estimate, not a bound.
+ITEMS_ASSUMED = 10
 
 if TYPE_CHECKING:
     from app.graphql.users.types import User
@@ -103,6 +108,7 @@ class Order(Node):
     @strawberry.field(
         description="The order's lines, in the order they were added.",
         metadata=read_from("prefetched_items"),
+        directives=[ListSize(assumed_size=ITEMS_ASSUMED)],
     )
     def items(self, info: Info) -> list[OrderItem]:
         if self.prefetched_items is not None:

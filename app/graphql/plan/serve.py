@@ -12,11 +12,14 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import orjson
+from graphql import get_operation_ast
 from starlette.requests import Request
 from starlette.responses import Response
 
+from app.graphql.budget import buckets
 from app.graphql.plan.run import Plans
 from app.graphql.plan.state import Fallback
+from app.ratelimit.limiter import RateLimiter
 
 if TYPE_CHECKING:
     from app.graphql.http import GraphQLApp
@@ -63,12 +66,36 @@ async def serve(view: GraphQLApp, plans: Plans, request: Request) -> Response | 
     asked = _request_data(await request.body())
     if asked is None:
         return None
+    if request.app.state.settings.trusted_documents_only:
+        return None  # the view decides what is trusted (app.graphql.persisted)
     found = plans.find(*asked)
     if found is None:
         return None
     plan, variables = found
+    query, operation_name, inputs = asked
+    # The same limits as the view's: the cost for these variables (a slicing variable
+    # changes it), then the rate limits charged with it. Anything refused goes to the
+    # view, which answers COST_LIMIT_EXCEEDED or 429 RATE_LIMITED as for any request.
+    caches = plans.caches
+    document = caches.ready(query)
+    cost = None
+    if document is not None:
+        # Named as the view names it (the document's only operation when none is asked).
+        operation = get_operation_ast(document, operation_name)
+        name = operation.name.value if operation and operation.name else operation_name
+        cost = caches.cost_of(document, name, inputs)
+    if cost is not None and cost > caches.max_cost:
+        return None
     sub_response = Response()
     context = await view.get_context(request, sub_response)
+    context.cost = cost
+    limiter: RateLimiter | None = getattr(request.app.state, "rate_limiter", None)
+    charged = buckets(context) if limiter is not None else []
+    if limiter is not None and charged:
+        verdict = await limiter.charge(charged, float(cost or 0))
+        if not verdict.admitted:
+            context.loaders.clear()
+            return None
     try:
         data = await plan.run(context, variables)
     except Fallback:

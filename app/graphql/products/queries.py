@@ -15,6 +15,7 @@ from app.events import snapshots
 from app.graphql.caching import Cached, CacheScope, through_cache
 from app.graphql.connections import CachedConnection, list_field
 from app.graphql.context import Info
+from app.graphql.cost import Cost, ListSize
 from app.graphql.products.types import Product, ProductFilter, ProductSort
 from app.graphql.relay import pk_of
 from app.graphql.stats.types import SalesStats
@@ -76,7 +77,11 @@ class ProductQuery:
 
     @strawberry.field(
         description="The best sellers by units sold (then revenue), since a time.",
-        directives=[TOP_PRODUCTS_CACHE],
+        directives=[
+            TOP_PRODUCTS_CACHE,
+            ListSize(slicing_arguments=["limit"], require_one_slicing_argument=False),
+            Cost(weight="10"),
+        ],
     )
     async def top_products(
         self, info: Info, limit: int = 10, since: datetime | None = None

@@ -12,6 +12,7 @@ import strawberry
 from app.graphql.audit.fields import history_field
 from app.graphql.caching import Cached, CacheScope, through_cache
 from app.graphql.context import Info
+from app.graphql.cost import CONNECTION_SIZE, ListSize
 from app.graphql.inputs import DateTimeRange
 from app.graphql.orders.queries import user_orders
 from app.graphql.relay import (
@@ -84,7 +85,10 @@ class User(Node):
         )
         return OrderStats.from_record(record)
 
-    @strawberry.field(description="This user's API tokens (never their secrets).")
+    @strawberry.field(
+        description="This user's API tokens (never their secrets).",
+        directives=[ListSize(assumed_size=10)],
+    )
     async def api_tokens(
         self, info: Info
     ) -> list[Annotated[ApiToken, strawberry.lazy("app.graphql.tokens.types")]]:
@@ -93,7 +97,10 @@ class User(Node):
         records = await info.context.loaders.tokens_by_user_id.load(self.pk)
         return [ApiToken.from_record(record) for record in records]
 
-    @strawberry.field(description="This user's orders, newest first unless orderBy says otherwise.")
+    @strawberry.field(
+        description="This user's orders, newest first unless orderBy says otherwise.",
+        directives=[CONNECTION_SIZE],
+    )
     async def orders(
         self,
         info: Info,
