@@ -25,6 +25,8 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from app.db.columns import id_column, timestamp_columns
 from app.db.metadata import metadata
 
+NOW = text("now()")
+
 webhooks = Table(
     "webhooks",
     metadata,
@@ -47,7 +49,7 @@ webhooks = Table(
     Column("consecutive_failures", Integer, nullable=False, server_default=text("0")),
     # The circuit breaker: open until this moment, then one trial attempt.
     Column("breaker_until", DateTime(timezone=True)),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     Column("cursor", BigInteger, nullable=False),
     Column("claimed_by", Text),
     Column("claimed_until", DateTime(timezone=True)),
@@ -73,7 +75,7 @@ webhook_deliveries = Table(
     Column("event_type", Text, nullable=False),
     Column("status", Text, nullable=False, server_default="pending"),
     Column("attempts", Integer, nullable=False, server_default=text("0")),
-    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("next_attempt_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     Column("last_attempt_at", DateTime(timezone=True)),
     Column("last_status_code", Integer),
     Column("last_latency_ms", Integer),
@@ -82,7 +84,7 @@ webhook_deliveries = Table(
     Column("claimed_by", Text),
     Column("claimed_until", DateTime(timezone=True)),
     Column("delivered_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=text("now()")),
+    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
     CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
     Index(
         "ix_webhook_deliveries_pending",

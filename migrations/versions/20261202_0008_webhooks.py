@@ -39,16 +39,24 @@ def upgrade() -> None:
         sa.Column("state", sa.Text(), server_default="active", nullable=False),
         sa.Column("disabled_reason", sa.Text(), nullable=True),
         sa.Column("failing_since", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("consecutive_failures", sa.Integer(), server_default=sa.text("0"), nullable=False),
+        sa.Column(
+            "consecutive_failures", sa.Integer(), server_default=sa.text("0"), nullable=False
+        ),
         sa.Column("breaker_until", sa.DateTime(timezone=True), nullable=True),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column(
+            "next_attempt_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False
+        ),
         sa.Column("cursor", sa.BigInteger(), nullable=False),
         sa.Column("claimed_by", sa.Text(), nullable=True),
         sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
         sa.Column("updated_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
-        sa.CheckConstraint("state IN ('active', 'paused', 'disabled')", name=op.f("ck_webhooks_state")),
-        sa.ForeignKeyConstraint(["owner_id"], ["users.id"], name=op.f("fk_webhooks_owner_id_users"), ondelete="CASCADE"),
+        sa.CheckConstraint(
+            "state IN ('active', 'paused', 'disabled')", name=op.f("ck_webhooks_state")
+        ),
+        sa.ForeignKeyConstraint(
+            ["owner_id"], ["users.id"], name=op.f("fk_webhooks_owner_id_users"), ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhooks")),
     )
     op.create_index("ix_webhooks_owner_id", "webhooks", ["owner_id"])
@@ -62,7 +70,9 @@ def upgrade() -> None:
         sa.Column("event_type", sa.Text(), nullable=False),
         sa.Column("status", sa.Text(), server_default="pending", nullable=False),
         sa.Column("attempts", sa.Integer(), server_default=sa.text("0"), nullable=False),
-        sa.Column("next_attempt_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
+        sa.Column(
+            "next_attempt_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False
+        ),
         sa.Column("last_attempt_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("last_status_code", sa.Integer(), nullable=True),
         sa.Column("last_latency_ms", sa.Integer(), nullable=True),
@@ -72,8 +82,16 @@ def upgrade() -> None:
         sa.Column("claimed_until", sa.DateTime(timezone=True), nullable=True),
         sa.Column("delivered_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), server_default=_now(), nullable=False),
-        sa.CheckConstraint("status IN ('pending', 'delivered', 'failed')", name=op.f("ck_webhook_deliveries_status")),
-        sa.ForeignKeyConstraint(["webhook_id"], ["webhooks.id"], name=op.f("fk_webhook_deliveries_webhook_id_webhooks"), ondelete="CASCADE"),
+        sa.CheckConstraint(
+            "status IN ('pending', 'delivered', 'failed')",
+            name=op.f("ck_webhook_deliveries_status"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["webhook_id"],
+            ["webhooks.id"],
+            name=op.f("fk_webhook_deliveries_webhook_id_webhooks"),
+            ondelete="CASCADE",
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_webhook_deliveries")),
         sa.UniqueConstraint("seq", name=op.f("uq_webhook_deliveries_seq")),
     )
