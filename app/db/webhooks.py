@@ -84,7 +84,13 @@ webhook_deliveries = Table(
     Column("claimed_by", Text),
     Column("claimed_until", DateTime(timezone=True)),
     Column("delivered_at", DateTime(timezone=True)),
-    Column("created_at", DateTime(timezone=True), nullable=False, server_default=NOW),
+    # clock_timestamp: the rows one statement queues keep their order in the log.
+    Column(
+        "created_at",
+        DateTime(timezone=True),
+        nullable=False,
+        server_default=text("clock_timestamp()"),
+    ),
     CheckConstraint("status IN ('pending', 'delivered', 'failed')", name="status"),
     Index(
         "ix_webhook_deliveries_pending",
