@@ -80,15 +80,21 @@ async def delivery_by_id(conn: AsyncConnection, delivery_id: uuid.UUID) -> Deliv
     return DeliveryRecord(*row) if row else None
 
 
+def _in_state(state: str | None) -> list[ColumnElement[bool]]:
+    return [] if state is None else [webhooks.c.state == state]
+
+
 async def webhook_page(
-    conn: AsyncConnection, *, where: None, window: Window
+    conn: AsyncConnection, *, where: str | None, window: Window
 ) -> Page[WebhookRecord]:
-    stmt = apply_window(select(*WEBHOOK_COLUMNS), webhooks, window)
+    """A page of endpoints; `where`: only those in this state."""
+    stmt = apply_window(select(*WEBHOOK_COLUMNS).where(*_in_state(where)), webhooks, window)
     return to_page([WebhookRecord(*row) for row in await conn.execute(stmt)], window)
 
 
-async def count_webhooks(conn: AsyncConnection, *, where: None) -> int:
-    return int((await conn.execute(select(func.count()).select_from(webhooks))).scalar_one())
+async def count_webhooks(conn: AsyncConnection, *, where: str | None) -> int:
+    stmt = select(func.count()).select_from(webhooks).where(*_in_state(where))
+    return int((await conn.execute(stmt)).scalar_one())
 
 
 def _conditions(where: DeliveryWhere | None) -> list[ColumnElement[bool]]:
