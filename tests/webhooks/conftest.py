@@ -17,7 +17,7 @@ from tests.graphql.mutations import UPDATE_PRODUCT
 from tests.webhooks.receiver import Receiver
 
 # Fast retries and small timeouts so the tests wait seconds, not the real minutes.
-FAST = {
+FAST: dict[str, Any] = {
     "webhook_allow_private": True,
     "webhook_poll_seconds": 0.1,
     "events_poll_seconds": 0.1,
@@ -84,9 +84,9 @@ async def bump_stock(api: Api, times: int) -> list[str]:
     return order
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 30, what: str = "") -> Any:
-    """Wait (polling) until `check()` is truthy; its value. Fails after `timeout`."""
-    deadline = time.monotonic() + timeout
+async def eventually(check: Callable[[], Any], *, within: float = 30, what: str = "") -> Any:
+    """Wait (polling) until `check()` is truthy; its value. Fails after `within` seconds."""
+    deadline = time.monotonic() + within
     while True:
         value = check()
         if asyncio.iscoroutine(value):

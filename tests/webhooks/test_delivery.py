@@ -51,7 +51,8 @@ async def test_both_secrets_sign_during_a_rotation(app: Api, receiver: Receiver)
     webhook_id, old = await create_webhook(app, receiver.url, ["PRODUCT_UPDATED"])
     rotated = (await app.data(ROTATE, {"id": webhook_id}))["rotateWebhookSecret"]
     new = rotated["secret"]
-    assert rotated["errors"] == [] and new != old
+    assert rotated["errors"] == []
+    assert new != old
     assert rotated["webhook"]["previousSecretExpiresAt"] is not None
     await bump_stock(app, 2)
     await eventually(lambda: len(receiver.received) >= 2)
