@@ -16,7 +16,8 @@ import orjson
 class Received:
     headers: dict[str, str]
     body: bytes
-    started: float
+    started: float  # monotonic
+    wall: float = field(default_factory=time.time)
     finished: float = 0.0
 
     @property
