@@ -14,6 +14,7 @@ import orjson
 
 @dataclass
 class Received:
+    path: str
     headers: dict[str, str]
     body: bytes
     started: float  # monotonic
@@ -57,6 +58,7 @@ class Receiver:
             def do_POST(self) -> None:
                 length = int(self.headers.get("content-length") or 0)
                 request = Received(
+                    self.path,
                     {k.lower(): v for k, v in self.headers.items()},
                     self.rfile.read(length),
                     time.monotonic(),
