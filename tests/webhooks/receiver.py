@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable
@@ -72,10 +73,12 @@ class Receiver:
                     if receiver.delay:
                         time.sleep(receiver.delay)
                     code = receiver.status(request)
-                    self.send_response(code)
-                    self.send_header("content-length", "2")
-                    self.end_headers()
-                    self.wfile.write(b"ok")
+                    # The sender may be gone (killed mid-delivery): nobody to answer.
+                    with contextlib.suppress(OSError):
+                        self.send_response(code)
+                        self.send_header("content-length", "2")
+                        self.end_headers()
+                        self.wfile.write(b"ok")
                 finally:
                     request.finished = time.monotonic()
                     with receiver._lock:
