@@ -75,8 +75,7 @@ WEBHOOK_DELIVERIES = RetentionClass(
     name="webhook_deliveries",
     table="webhook_deliveries",
     setting="webhook_deliveries_retention_days",
-    expired="status <> 'pending' "
-    "AND coalesce(delivered_at, last_attempt_at, created_at) < :cutoff",
+    expired="status <> 'pending' AND coalesce(delivered_at, last_attempt_at, created_at) < :cutoff",
     keeps="every message not yet delivered; delivered and dead-lettered ones for "
     "WEBHOOK_DELIVERIES_RETENTION_DAYS",
 )
