@@ -88,11 +88,11 @@ bench-export: $(STAMP)
 bench-retention: $(STAMP)
 	$(BIN)/python -m bench.retention $(BENCH_ARGS)
 
-# The suite already runs PostGraphile v5 side by side; kept as an alias.
-# 10,000 events to 10 local endpoints, one slow: deliveries/s, commit-to-delivery p50/p99.
+# 10,000 events to 10 local webhook endpoints, one slow: deliveries/s, commit-to-delivery.
 bench-webhooks: $(STAMP)
 	$(BIN)/python -m bench.webhooks $(BENCH_ARGS)
 
+# The suite already runs PostGraphile v5 side by side; kept as an alias.
 bench-peers: bench
 
 # py-spy on one worker under wrk: where a bench query's time goes (default Heavy).
