@@ -57,7 +57,9 @@ async def prepare(server: str) -> str:
         await conn.close()
     env = {**os.environ, "DATABASE_URL": url}
     for command in (["migrate", "up"], ["seed", "--users", "5", "--products", "20"]):
-        subprocess.run([*CLI, *command], env=env, check=True, capture_output=True)
+        await asyncio.to_thread(
+            subprocess.run, [*CLI, *command], env=env, check=True, capture_output=True
+        )
     return url
 
 
@@ -103,13 +105,15 @@ async def main() -> None:
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
     url = await prepare(server_url(args.database_url))
-    token = subprocess.run(
+    made = await asyncio.to_thread(
+        subprocess.run,
         [*CLI, "token", "create", "--email", "admin@example.com"],
         env={**os.environ, "DATABASE_URL": url},
         check=True,
         capture_output=True,
         text=True,
-    ).stdout.strip()
+    )
+    token = made.stdout.strip()
     receivers = [Receiver().start() for _ in range(args.endpoints)]
     slow = receivers[-1]
     slow.delay = args.slow_ms / 1000
