@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test pgbouncer lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-checks bench-peers bench-export bench-retention profile lock clean
+.PHONY: help install run token test pgbouncer lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-checks bench-peers bench-export bench-retention bench-webhooks profile lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve the console on http://127.0.0.1:8000/admin and GraphiQL on /graphql"
@@ -117,6 +117,10 @@ bench-export: $(STAMP)
 # A million old audit events purged while a writer loops: its longest stall, rows/s.
 bench-retention: $(STAMP)
 	$(BIN)/python -m bench.retention $(BENCH_ARGS)
+
+# 10,000 events to 10 local webhook endpoints, one slow: deliveries/s, commit-to-delivery.
+bench-webhooks: $(STAMP)
+	$(BIN)/python -m bench.webhooks $(BENCH_ARGS)
 
 # The suite already runs PostGraphile v5 side by side; kept as an alias.
 bench-peers: bench

@@ -35,6 +35,7 @@ from app.db.replicas import LSN_HEADER, Replicas
 from app.errors import ServiceUnavailable
 from app.events.broker import Broker
 from app.events.bus import Bus, LocalBus, RedisBus
+from app.events.records import Event
 from app.events.relay import Relay
 from app.exports import export_routes
 from app.exports.pdf.routes import invoice_routes
@@ -43,12 +44,14 @@ from app.graphql.events.sharing import SharedResults, shared_results
 from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
 from app.graphql.sse import Reservations
+from app.graphql.webhooks.rendering import renderer
 from app.privacy.routes import privacy_routes
 from app.ratelimit.limiter import RateLimiter
 from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
 from app.web.draining import Drain, SignalHandoff
 from app.web.health import Readiness, healthz, readyz
+from app.webhooks.running import running_webhooks
 
 log = logging.getLogger(__name__)
 
@@ -111,6 +114,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 running_replicas(replicas),
                 running_events(app, settings, engine),
                 running_retention(app, settings, engine),
+                running_webhooks(app, settings, engine, renderer(app, schema)),
             ):
                 # Single connection SSE: reservations end before the broker they use.
                 app.state.sse_reservations = Reservations()
@@ -221,7 +225,7 @@ async def running_events(
         engine,
         bus,
         poll_interval=settings.events_poll_seconds,
-        on_moved=lambda events: app.state.field_cache.invalidate_events(events),
+        on_moved=lambda events: _moved(app, events),
         listen=not settings.db_pgbouncer,
     )
     app.state.broker = broker
@@ -275,6 +279,13 @@ async def _end_subscribers(app: Starlette) -> None:
     broker: Broker | None = getattr(app.state, "broker", None)
     if broker is not None:
         broker.end_subscribers()
+
+
+async def _moved(app: Starlette, events: list[Event]) -> None:
+    """New events in the log: cached values they change go, webhooks look at once."""
+    await app.state.field_cache.invalidate_events(events)
+    if events and hasattr(app.state, "webhooks"):
+        app.state.webhooks.kick()
 
 
 def cache_store(settings: Settings) -> Store:

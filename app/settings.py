@@ -323,6 +323,65 @@ class Settings(BaseSettings):
         description="Most orders a PDF report lists; more is TOO_MANY_ROWS (export CSV instead).",
     )
 
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="Let webhooks reach loopback, private, link-local and other non-public "
+        "addresses (tests, private networks); logged at start-up when on.",
+    )
+    webhook_dispatch: bool = Field(
+        default=True, description="This instance delivers webhooks (instances share the work)."
+    )
+    webhook_concurrency: int = Field(
+        default=32, ge=1, description="Endpoints one instance delivers to at once."
+    )
+    webhook_batch: int = Field(
+        default=50, ge=1, description="Messages sent to one endpoint per turn before others."
+    )
+    webhook_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often the dispatcher looks for due deliveries."
+    )
+    webhook_connect_timeout_seconds: float = Field(
+        default=5, gt=0, description="Time to connect to a webhook endpoint."
+    )
+    webhook_timeout_seconds: float = Field(
+        default=15, gt=0, description="Time an endpoint has to answer a delivery in all."
+    )
+    webhook_lease_seconds: float = Field(
+        default=60,
+        gt=0,
+        description="How long an instance holds an endpoint's queue between messages; after "
+        "a crash another instance resumes after this (must exceed WEBHOOK_TIMEOUT_SECONDS).",
+    )
+    webhook_response_bytes: int = Field(
+        default=1024, ge=0, le=65_536, description="Bytes of each answer kept in the log."
+    )
+    webhook_backoff_base_seconds: float = Field(
+        default=5, gt=0, description="Delay before the first retry; doubled each attempt."
+    )
+    webhook_backoff_max_seconds: float = Field(
+        default=3600, gt=0, description="Longest delay between two attempts."
+    )
+    webhook_disable_after_seconds: float = Field(
+        default=86_400,
+        gt=0,
+        description="An endpoint failing without a success for this long is disabled (its "
+        "message marked failed); resumeWebhook starts it again.",
+    )
+    webhook_breaker_failures: int = Field(
+        default=5, ge=1, description="Consecutive failures that open an endpoint's breaker."
+    )
+    webhook_breaker_open_seconds: float = Field(
+        default=60, gt=0, description="How long an open breaker holds before one trial."
+    )
+    webhook_secret_grace_seconds: float = Field(
+        default=86_400,
+        ge=0,
+        description="How long the old secret still signs after rotateWebhookSecret.",
+    )
+    webhook_deliveries_retention_days: float = Field(
+        default=30, gt=0, description="How long finished webhook deliveries are kept."
+    )
+
     @property
     def introspection_enabled(self) -> bool:
         if self.introspection is not None:
@@ -359,6 +418,12 @@ class Settings(BaseSettings):
             return None
         parse_key(value.get_secret_value())
         return value
+
+    @model_validator(mode="after")
+    def _webhook_lease(self) -> Settings:
+        if self.webhook_lease_seconds <= self.webhook_timeout_seconds:
+            raise ValueError("WEBHOOK_LEASE_SECONDS must exceed WEBHOOK_TIMEOUT_SECONDS")
+        return self
 
 
 def asyncpg_url(url: str, *, name: str) -> str:

@@ -10,6 +10,7 @@ from app.db.products import products
 from app.db.signed_links import signed_link_uses, signing_keys
 from app.db.user_identities import user_identities
 from app.db.users import users
+from app.db.webhooks import webhook_deliveries, webhooks
 
 __all__ = [
     "api_tokens",
@@ -26,4 +27,6 @@ __all__ = [
     "signing_keys",
     "user_identities",
     "users",
+    "webhook_deliveries",
+    "webhooks",
 ]

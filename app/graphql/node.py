@@ -29,7 +29,9 @@ from app.graphql.relay import Node, from_global_id
 from app.graphql.tokens.types import ApiToken
 from app.graphql.users.queries import visible_user
 from app.graphql.users.types import User
+from app.graphql.webhooks.types import Webhook, WebhookDelivery
 from app.queries.audit import AuditRecord
+from app.webhooks import records as webhook_records
 
 MAX_NODES = 100
 
@@ -80,6 +82,19 @@ async def _in_visible_history(info: Info, record: AuditRecord) -> bool:
     return found is not None
 
 
+async def _webhook(info: Info, pk: uuid.UUID) -> Node | None:
+    """Like webhooks: admins only."""
+    policy.require_admin(info.context.viewer, to="read webhooks")
+    record = await info.context.loaders.run(lambda conn: webhook_records.webhook_by_id(conn, pk))
+    return Webhook.from_record(record) if record else None
+
+
+async def _webhook_delivery(info: Info, pk: uuid.UUID) -> Node | None:
+    policy.require_admin(info.context.viewer, to="read webhook deliveries")
+    record = await info.context.loaders.run(lambda conn: webhook_records.delivery_by_id(conn, pk))
+    return WebhookDelivery.from_record(record) if record else None
+
+
 # Each type resolves by the same rules as its own root field.
 _RESOLVERS: dict[type, NodeResolver] = {
     User: visible_user,
@@ -88,6 +103,8 @@ _RESOLVERS: dict[type, NodeResolver] = {
     OrderItem: _order_item,
     ApiToken: _api_token,
     AuditEvent: _audit_event,
+    Webhook: _webhook,
+    WebhookDelivery: _webhook_delivery,
 }
 
 

@@ -39,11 +39,13 @@ from app.graphql.tokens.mutations import TokenMutation
 from app.graphql.users.bulk import UserBulkMutation
 from app.graphql.users.mutations import UserMutation
 from app.graphql.users.queries import UserQuery
+from app.graphql.webhooks.mutations import WebhookMutation
+from app.graphql.webhooks.queries import WebhookQuery
 from app.settings import Settings
 
 
 @strawberry.type(description="Everything ordergraph can read.")
-class Query(NodeQuery, UserQuery, ProductQuery, OrderQuery, AuditQuery):
+class Query(NodeQuery, UserQuery, ProductQuery, OrderQuery, AuditQuery, WebhookQuery):
     pass
 
 
@@ -59,6 +61,7 @@ class Mutation(
     ExportMutation,
     ImportMutation,
     PrivacyMutation,
+    WebhookMutation,
 ):
     pass
 

@@ -61,8 +61,23 @@ EVENTS = RetentionClass(
     "(SELECT max(position) FROM events), 0)",
     keeps="every event from the first one younger than EVENTS_RETENTION_DAYS on, and the "
     "newest; `after` older than that is refused",
-    # Issue 14 (webhooks): keep what an endpoint has not been sent yet, e.g.
-    # still_needed="position > (SELECT min(delivered_position) FROM webhooks WHERE ...)",
+    # Webhooks render each message from its event when they send it: keep every event
+    # an endpoint has not queued yet (past its cursor) and every event from the oldest
+    # message not delivered yet on. Both are suffixes of the log, so no hole.
+    still_needed="position > (SELECT min(cursor) FROM webhooks WHERE state <> 'disabled') "
+    "OR position >= (SELECT min(event_position) FROM webhook_deliveries "
+    "WHERE status <> 'delivered')",
+)
+
+# The invocation log: a delivered or dead-lettered message goes once its last attempt
+# is old; a message still waiting to be sent is never deleted.
+WEBHOOK_DELIVERIES = RetentionClass(
+    name="webhook_deliveries",
+    table="webhook_deliveries",
+    setting="webhook_deliveries_retention_days",
+    expired="status <> 'pending' AND coalesce(delivered_at, last_attempt_at, created_at) < :cutoff",
+    keeps="every message not yet delivered; delivered and dead-lettered ones for "
+    "WEBHOOK_DELIVERIES_RETENTION_DAYS",
 )
 
 IDEMPOTENCY = RetentionClass(
@@ -95,4 +110,11 @@ SIGNED_LINKS = RetentionClass(
 # The outbox is no class: the relay deletes each outbox row in the transaction that
 # copies it into the event log, so a relayed row never stays behind, and a row still in
 # the outbox has not been relayed (retention never touches it).
-CLASSES: tuple[RetentionClass, ...] = (AUDIT, EVENTS, IDEMPOTENCY, TOKENS, SIGNED_LINKS)
+CLASSES: tuple[RetentionClass, ...] = (
+    AUDIT,
+    EVENTS,
+    IDEMPOTENCY,
+    TOKENS,
+    SIGNED_LINKS,
+    WEBHOOK_DELIVERIES,
+)

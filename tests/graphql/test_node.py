@@ -35,11 +35,28 @@ def node_types(schema: GraphQLSchema) -> list[str]:
 
 def table_of(type_name: str) -> str:
     """Each Node type's table is its name in snake case, plural: OrderItem, order_items."""
-    return re.sub(r"(?<!^)(?=[A-Z])", "_", type_name).lower() + "s"
+    snake = re.sub(r"(?<!^)(?=[A-Z])", "_", type_name).lower()
+    return snake[:-1] + "ies" if snake.endswith("y") else snake + "s"
+
+
+# The seed makes no webhooks: one endpoint with one delivery, made once (no other test
+# of the shared seeded database reads these tables).
+ONE_WEBHOOK = """
+WITH hook AS (
+  INSERT INTO webhooks (owner_id, url, events, secret, cursor)
+  SELECT id, 'https://example.com/hook', '{product.updated}', 'whsec_AAAA', 0
+  FROM users WHERE role = 'admin' AND NOT EXISTS (SELECT 1 FROM webhooks) LIMIT 1
+  RETURNING id
+)
+INSERT INTO webhook_deliveries (webhook_id, message_id, event_type)
+SELECT id, 'msg_node', 'webhook.ping' FROM hook
+"""
 
 
 async def one_of_each(engine: AsyncEngine) -> dict[str, uuid.UUID]:
     """An id of every Node type in the schema."""
+    async with engine.begin() as conn:
+        await conn.execute(text(ONE_WEBHOOK))
     async with engine.connect() as conn:
         return {
             name: (

@@ -193,3 +193,80 @@ async def test_a_credential_whose_token_row_is_gone_is_refused_at_once(small_url
 
     assert error["extensions"]["code"] == "UNAUTHENTICATED"
     assert await fetch_value(small_url, "SELECT count(*) FROM products WHERE sku = 'GONE-1'") == 0
+
+
+async def _webhook(db: AsyncEngine, small_url: str, *, cursor: int, state: str) -> str:
+    owner = await fetch_value(small_url, "SELECT id FROM users ORDER BY id LIMIT 1")
+    webhook_id = str(uuid.uuid4())
+    await execute(
+        db,
+        "INSERT INTO webhooks (id, owner_id, url, events, secret, cursor, state) "
+        "VALUES (:i, :o, 'https://example.com/hook', ARRAY['PRODUCT_UPDATED'], 'whsec_x', "
+        ":c, :s)",
+        i=webhook_id,
+        o=owner,
+        c=cursor,
+        s=state,
+    )
+    return webhook_id
+
+
+async def _delivery(
+    db: AsyncEngine, webhook_id: str, *, position: int, status: str, days: int
+) -> None:
+    await execute(
+        db,
+        "INSERT INTO webhook_deliveries (webhook_id, message_id, event_position, event_type, "
+        "status, created_at, last_attempt_at, delivered_at) VALUES (:w, :m, :p, "
+        "'PRODUCT_UPDATED', :s, now() - make_interval(days => :d), "
+        "now() - make_interval(days => :d), "
+        "CASE WHEN :s = 'delivered' THEN now() - make_interval(days => :d) END)",
+        w=webhook_id,
+        m=f"msg_{uuid.uuid4().hex}",
+        p=position,
+        s=status,
+        d=days,
+    )
+
+
+async def test_finished_webhook_deliveries_go_and_waiting_ones_stay(
+    db: AsyncEngine, small_url: str
+) -> None:
+    webhook_id = await _webhook(db, small_url, cursor=0, state="active")
+    await _delivery(db, webhook_id, position=1, status="delivered", days=40)
+    await _delivery(db, webhook_id, position=2, status="failed", days=40)
+    await _delivery(db, webhook_id, position=3, status="pending", days=40)
+    await _delivery(db, webhook_id, position=4, status="delivered", days=1)
+
+    result = await run(db, small_url, webhook_deliveries_retention_days=30)
+
+    assert rows(result)["webhook_deliveries"] == 2
+    kept = await fetch_all(
+        small_url, "SELECT event_position FROM webhook_deliveries ORDER BY event_position"
+    )
+    assert [row[0] for row in kept] == [3, 4]
+
+
+async def test_events_a_webhook_has_not_sent_yet_stay_past_their_age(
+    db: AsyncEngine, small_url: str
+) -> None:
+    for position in range(1, 7):
+        await execute(
+            db,
+            "INSERT INTO events (position, topic, type, entity_id, data, occurred_at) "
+            "VALUES (:p, 'product', 'updated', gen_random_uuid(), '{}', now() - interval "
+            "'30 days')",
+            p=position,
+        )
+    # One endpoint has queued up to 4 and still has to send 3; another has queued up to
+    # 5; a disabled one, stuck at 1, holds nothing back.
+    first = await _webhook(db, small_url, cursor=4, state="active")
+    await _delivery(db, first, position=2, status="delivered", days=0)
+    await _delivery(db, first, position=3, status="pending", days=0)
+    await _webhook(db, small_url, cursor=5, state="active")
+    await _webhook(db, small_url, cursor=1, state="disabled")
+
+    await run(db, small_url, events_retention_days=7)
+
+    kept = await fetch_all(small_url, "SELECT position FROM events ORDER BY position")
+    assert [row[0] for row in kept] == [3, 4, 5, 6]

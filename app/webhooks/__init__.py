@@ -1,0 +1,1 @@
+"""Webhooks: committed changes from the event log, signed and delivered to endpoints."""
