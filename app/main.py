@@ -16,7 +16,7 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse
+from starlette.responses import JSONResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import (
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -36,11 +36,16 @@ from app.events.bus import Bus, LocalBus, RedisBus
 from app.events.relay import Relay
 from app.exports import export_routes
 from app.exports.pdf.routes import invoice_routes
-from app.exports.routes import Streams
-from app.graphql.events.sharing import SharedResults, shared_results
+from app.graphql.events.sharing import shared_results
 from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
 from app.graphql.sse import Reservations
+from app.metrics import Metrics
+from app.metrics.exposition import metrics_route
+from app.metrics.multiprocess import sampling
+from app.observability import tracing
+from app.observability.slow_queries import SlowQueries
+from app.observability.statements import instrument
 from app.privacy.routes import privacy_routes
 from app.retention.schedule import RetentionSchedule
 from app.settings import Settings, get_settings
@@ -59,6 +64,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
             else start_embedded_postgres(settings.data_dir)
         )
         engine = create_engine(settings, url)
+        slow = (
+            SlowQueries(
+                engine,
+                threshold_ms=settings.slow_query_ms,
+                plans_per_minute=settings.slow_query_plans_per_minute,
+            )
+            if settings.slow_query_ms
+            else None
+        )
+        instrument(engine, slow)
+        tracing.instrument_engine(engine)
         app.state.settings = settings
         app.state.engine = engine
         app.state.reader = read_only(engine)
@@ -75,6 +91,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
         try:
             # Background work stops first: its connections go back before the pool.
             async with (
+                sampling(settings, app.state.metrics, app.state),
                 running_events(app, settings, engine),
                 running_retention(app, settings, engine),
             ):
@@ -86,9 +103,13 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 finally:
                     await app.state.sse_reservations.close()
         finally:
+            if slow is not None:
+                await slow.close()
             await engine.dispose()
             await store.close()
+            tracing.flush()
 
+    tracing.start(settings)
     schema = build_schema(settings)
     # Cached values are keyed by the schema they were computed under.
     schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
@@ -111,7 +132,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             MULTIPART_SUBSCRIPTION_PROTOCOL,
         ),
     )
-    middleware = []
+    middleware = tracing.middleware()
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -128,14 +149,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 expose_headers=["x-request-id"],
             )
         )
-    return Starlette(
+    app = Starlette(
         routes=[
             # PUT and DELETE: graphql-sse's single connection mode (reserve, stop).
             Route("/graphql", graphql, methods=["GET", "POST", "PUT", "DELETE"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            # METRICS_PORT: served by `ordergraph serve` on that port instead.
+            *([Route("/metrics", metrics_route)] if settings.metrics_port is None else []),
             *export_routes(schema),
             *invoice_routes(),
             *privacy_routes(),
@@ -143,6 +165,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.metrics = Metrics()
+    return app
 
 
 @asynccontextmanager
@@ -257,45 +281,6 @@ def _tune_gc() -> None:
 async def healthz(request: Request) -> JSONResponse:
     """Liveness: the process answers."""
     return JSONResponse({"status": "ok"})
-
-
-async def metrics(request: Request) -> PlainTextResponse:
-    """Counters in Prometheus' text format."""
-    cache: FieldCache = request.app.state.field_cache
-    counts = {"hits": 0, "misses": 0, "coalesced": 0, "errors": 0, "invalidations": 0}
-    counts.update(cache.stats)
-    counts["errors"] += getattr(cache.store, "errors", 0)
-    lines = ["# TYPE ordergraph_field_cache_total counter"]
-    lines += [f'ordergraph_field_cache_total{{event="{k}"}} {v}' for k, v in sorted(counts.items())]
-    broker: Broker = request.app.state.broker
-    lines += [
-        "# TYPE ordergraph_subscribers gauge",
-        f"ordergraph_subscribers {broker.subscriber_count}",
-        "# TYPE ordergraph_exports_streaming gauge",
-        f"ordergraph_exports_streaming {Streams.active}",
-        "# TYPE ordergraph_export_rows_total counter",
-        f"ordergraph_export_rows_total {Streams.rows}",
-        "# TYPE ordergraph_db_connections_checked_out gauge",
-        f"ordergraph_db_connections_checked_out {request.app.state.engine.pool.checkedout()}",
-    ]
-    reservations: Reservations = request.app.state.sse_reservations
-    lines += [
-        "# TYPE ordergraph_sse_reservations gauge",
-        f"ordergraph_sse_reservations {reservations.count}",
-        "# TYPE ordergraph_sse_operations gauge",
-        f"ordergraph_sse_operations {reservations.operation_count}",
-    ]
-    # One execution per event and document (and viewer class), shared by the rest.
-    shared: SharedResults = request.app.state.shared_results
-    lines += [
-        "# TYPE ordergraph_event_executions_total counter",
-        f"ordergraph_event_executions_total {shared.executions}",
-        "# TYPE ordergraph_event_results_shared_total counter",
-        f"ordergraph_event_results_shared_total {shared.shared}",
-        "# TYPE ordergraph_event_frames_direct_total counter",
-        f"ordergraph_event_frames_direct_total {shared.direct}",
-    ]
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")
 
 
 async def readyz(request: Request) -> JSONResponse:

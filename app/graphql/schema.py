@@ -22,6 +22,7 @@ from app.graphql.exports.mutations import ExportMutation
 from app.graphql.imports.mutations import ImportMutation
 from app.graphql.limits import Limits
 from app.graphql.node import NodeQuery, node_registry
+from app.graphql.observe import Observe
 from app.graphql.operation import OperationContext
 from app.graphql.orders.bulk import OrderBulkMutation
 from app.graphql.orders.mutations import OrderMutation
@@ -110,6 +111,8 @@ def build_schema(settings: Settings) -> Schema:
         ),
     )
     extensions: list[Any] = [
+        # First, so it ends last: after ErrorCodes gave every error its code.
+        Observe,
         OperationContext,
         CacheTrace,
         lambda: MaxTokensLimiter(max_token_count=settings.max_query_tokens),
