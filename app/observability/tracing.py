@@ -82,7 +82,14 @@ def instrument_engine(engine: AsyncEngine) -> None:
         return
     from opentelemetry.instrumentation.sqlalchemy import SQLAlchemyInstrumentor
 
-    SQLAlchemyInstrumentor().instrument(engine=engine.sync_engine, tracer_provider=_PROVIDER)
+    instrumentor = SQLAlchemyInstrumentor()
+    if instrumentor.is_instrumented_by_opentelemetry:
+        return  # one app, one engine per process
+    # The instrumentation pins sqlalchemy < 2.1 (its releases trail SQLAlchemy's); the
+    # event API it listens on is the same in 2.1, which tests/observability checks.
+    instrumentor.instrument(
+        engine=engine.sync_engine, tracer_provider=_PROVIDER, skip_dep_check=True
+    )
 
 
 def middleware() -> list[Middleware]:
