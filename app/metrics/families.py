@@ -4,9 +4,12 @@ from __future__ import annotations
 
 from collections import Counter as Tally
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, disable_created_metrics
+
+if TYPE_CHECKING:
+    from app.imports.run import ImportResult
 
 # The *_created samples double a scrape's size and tell Prometheus nothing it uses.
 disable_created_metrics()  # type: ignore[no-untyped-call]
@@ -98,6 +101,19 @@ class Metrics:
             "Event frames written on the fast path.",
             registry=registry,
         )
+        self.imports = Counter(
+            "ordergraph_imports",
+            "CSV imports run (importProducts, importUsers), by entity and result: "
+            "written, dry_run, rejected.",
+            ["entity", "result"],
+            registry=registry,
+        )
+        self.import_rows = Counter(
+            "ordergraph_import_rows",
+            "Rows of CSV imports, by entity and outcome: created, updated, unchanged, failed.",
+            ["entity", "outcome"],
+            registry=registry,
+        )
         self._names: set[str] = set()
         self._seen: dict[str, float] = {}
         for transport in TRANSPORTS:
@@ -113,6 +129,15 @@ class Metrics:
             return "other"
         self._names.add(name)
         return name
+
+    def imported(self, entity: str, result: ImportResult) -> None:
+        """Count an import that ran (its rows even when nothing was written)."""
+        outcome = "dry_run" if result.dry_run else "written" if result.written else "rejected"
+        self.imports.labels(entity, outcome).inc()
+        for name in ("created", "updated", "unchanged", "failed"):
+            count = getattr(result, name)
+            if count:
+                self.import_rows.labels(entity, name).inc(count)
 
     def advance(self, counter: Any, key: str, total: float) -> None:
         """Move `counter` to this process's running `total` (it only goes up)."""
