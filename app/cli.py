@@ -247,6 +247,9 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
             log_config=logging_config(settings),
             access_log=settings.log_level == "debug",
             ws_per_message_deflate=settings.ws_per_message_deflate,
+            # uvicorn kills a worker not started (imports, lifespan) within 5 s and starts
+            # another, which on a busy machine never ends: give a worker a minute.
+            timeout_worker_healthcheck=60,
         )
     return 0
 

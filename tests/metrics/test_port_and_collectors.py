@@ -60,8 +60,14 @@ async def test_metrics_port_serves_every_worker_and_the_api_port_does_not(
     seeded_url: str, redis_url: str, tmp_path: Path
 ) -> None:
     port = free_port()
+    directory = tmp_path / "prometheus"
     server = start_server(
-        seeded_url, redis_url, tmp_path / "server.log", WEB_CONCURRENCY="2", METRICS_PORT=str(port)
+        seeded_url,
+        redis_url,
+        tmp_path / "server.log",
+        WEB_CONCURRENCY="2",
+        METRICS_PORT=str(port),
+        PROMETHEUS_MULTIPROC_DIR=str(directory),
     )
     try:
         async with httpx.AsyncClient(timeout=30) as client:
@@ -78,3 +84,6 @@ async def test_metrics_port_serves_every_worker_and_the_api_port_does_not(
     labels = {"operation": "Ping", "type": "query"}
     assert value(samples, "ordergraph_graphql_operation_seconds_count", labels) == 6
     assert ("ordergraph_event_log_position", frozenset()) in samples
+    # Each worker marked itself dead as it stopped: its live gauges left, its counts stay.
+    assert list(directory.glob("histogram_*.db"))
+    assert not list(directory.glob("gauge_live*.db"))
