@@ -10,6 +10,7 @@ The families (all prefixed `ordergraph_`; see the README's table):
     subscribers, live_subscribers{transport}     ws, sse, multipart
     outbox_lag_seconds, event_log_position       read from PostgreSQL when scraped
     exports_streaming, export_rows_total, event_* sharing counters, sse_* gauges
+    imports_total{entity,result}, import_rows_total{entity,outcome}   CSV imports
 
 Several workers: `ordergraph serve` gives every run a fresh directory
 (PROMETHEUS_MULTIPROC_DIR) before the workers start; each worker writes its values there

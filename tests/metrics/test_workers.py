@@ -4,6 +4,7 @@ the workers' counts add up, and every family moves when its thing happens."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import uuid
 from collections.abc import Awaitable, Callable
 
@@ -186,3 +187,26 @@ async def test_export_rows_are_counted(workers: Workers) -> None:
     rows = len(response.text.strip().splitlines()) - 1
     assert rows > 0
     await until(read, lambda s: value(s, "ordergraph_export_rows_total") - before >= rows)
+
+
+def live(samples: Samples, *, labels: dict[str, str], count: int) -> bool:
+    return value(samples, "ordergraph_live_subscribers", labels) == count
+
+
+async def test_live_sse_and_multipart_subscribers_are_counted_per_transport(
+    workers: Workers,
+) -> None:
+    read = scraper(workers)
+    server = workers.server
+    subscription = "subscription { productEvents { cursor } }"
+    accepts = {"sse": "text/event-stream", "multipart": 'multipart/mixed;subscriptionSpec="1.0"'}
+    for transport, accept in accepts.items():
+        labels = {"transport": transport}
+        headers = {"accept": accept, "authorization": f"Bearer {workers.admin}"}
+        async with (
+            httpx.AsyncClient(timeout=30) as client,
+            client.stream("POST", server.http, json={"query": subscription}, headers=headers) as r,
+        ):
+            assert r.status_code == 200
+            await until(read, functools.partial(live, labels=labels, count=1))
+        await until(read, functools.partial(live, labels=labels, count=0))
