@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import logging.config
 import os
 import signal
 import sys
@@ -28,6 +29,7 @@ from app.db.engine import create_engine, transaction
 from app.db.seed import ADMIN_EMAIL, DatabaseNotEmpty, SeedSpec, is_empty, seed
 from app.db.users import users
 from app.errors import BackupError, InvalidInput
+from app.observability.logs import logging_config
 from app.retention.runner import RunResult, run_retention
 from app.services.audit import CLI
 from app.services.tokens import NewToken, create_api_token
@@ -53,10 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         )
         sys.stderr.write(f"ordergraph: bad setting: {problems}\n")
         return 2
-    logging.basicConfig(
-        level=settings.log_level.upper(),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    logging.config.dictConfig(logging_config(settings))
     if args.command == "schema":
         from app.graphql.schema import print_schema
 
@@ -231,18 +230,31 @@ def _serve(settings: Settings, url: str, args: argparse.Namespace) -> int:
     # uvicorn re-raises SIGTERM after its graceful shutdown; exit normally instead, so
     # atexit handlers run and an embedded PostgreSQL stops with us.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "app.main:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level=settings.log_level,
-        access_log=settings.log_level == "debug",
-        ws_per_message_deflate=settings.ws_per_message_deflate,
-        # After the app's own drain (app.web.draining): what requests in flight get.
-        timeout_graceful_shutdown=settings.shutdown_grace_seconds,
-    )
+    from app.metrics import multiprocess
+
+    # Before any worker starts: one metrics directory per run (app.metrics.multiprocess).
+    with multiprocess.prepared(settings) as directory:
+        get_settings.cache_clear()  # the app, in this process with one worker, reads it too
+        settings = get_settings()
+        if settings.metrics_port is not None:
+            multiprocess.serve_port(settings, directory, url)
+            log.info("Metrics on http://%s:%s/metrics", settings.host, settings.metrics_port)
+        uvicorn.run(
+            "app.main:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level=settings.log_level,
+            log_config=logging_config(settings),
+            access_log=settings.log_level == "debug",
+            ws_per_message_deflate=settings.ws_per_message_deflate,
+            # uvicorn kills a worker not started (imports, lifespan) within 5 s and starts
+            # another, which on a busy machine never ends: give a worker a minute.
+            timeout_worker_healthcheck=60,
+            # After the app's own drain (app.web.draining): what requests in flight get.
+            timeout_graceful_shutdown=settings.shutdown_grace_seconds,
+        )
     return 0
 
 

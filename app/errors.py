@@ -14,6 +14,9 @@
     │                          (stale expectedVersion); nothing was written
     ├── ServiceUnavailable     SERVICE_UNAVAILABLE: a backing service (PostgreSQL) is down;
     │                          retrying later succeeds without any change to the request
+    ├── StatementTimeout       STATEMENT_TIMEOUT: a statement ran past DB_STATEMENT_TIMEOUT_MS
+    │                          and PostgreSQL cancelled it; nothing was written, the same
+    │                          request will likely take as long again (narrow it)
     ├── TooManyRows            TOO_MANY_ROWS: a document (a PDF report) would hold more rows
     │                          than it may; the message names the limit and the export
     │                          that carries any number of rows
@@ -77,6 +80,10 @@ class Conflict(OrdergraphError):
 
 class ServiceUnavailable(OrdergraphError):
     code = "SERVICE_UNAVAILABLE"
+
+
+class StatementTimeout(OrdergraphError):
+    code = "STATEMENT_TIMEOUT"
 
 
 class TooManyRows(OrdergraphError):

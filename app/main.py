@@ -15,8 +15,6 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.middleware.cors import CORSMiddleware
-from starlette.requests import Request
-from starlette.responses import PlainTextResponse
 from starlette.routing import Route, WebSocketRoute
 from strawberry.subscriptions import (
     GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -39,12 +37,17 @@ from app.events.records import Event
 from app.events.relay import Relay
 from app.exports import export_routes
 from app.exports.pdf.routes import invoice_routes
-from app.exports.routes import Streams
-from app.graphql.events.sharing import SharedResults, shared_results
+from app.graphql.events.sharing import shared_results
 from app.graphql.http import PREFLIGHT_HEADERS, GraphQLApp
 from app.graphql.schema import build_schema
 from app.graphql.sse import Reservations
 from app.graphql.webhooks.rendering import renderer
+from app.metrics import Metrics
+from app.metrics.exposition import metrics_route
+from app.metrics.multiprocess import sampling
+from app.observability import tracing
+from app.observability.slow_queries import SlowQueries
+from app.observability.statements import instrument
 from app.privacy.routes import privacy_routes
 from app.ratelimit.limiter import RateLimiter
 from app.retention.schedule import RetentionSchedule
@@ -75,6 +78,17 @@ def create_app(settings: Settings | None = None) -> Starlette:
         handoff = SignalHandoff(drain, asyncio.get_running_loop())
         handoff.install()
         app.state.drain = drain
+        slow = (
+            SlowQueries(
+                engine,
+                threshold_ms=settings.slow_query_ms,
+                plans_per_minute=settings.slow_query_plans_per_minute,
+            )
+            if settings.slow_query_ms
+            else None
+        )
+        instrument(engine, slow)
+        tracing.instrument_engine(engine)
         app.state.settings = settings
         app.state.engine = engine
         app.state.reader = read_only(engine)
@@ -112,6 +126,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             # Background work stops first: its connections go back before the pool.
             async with (
                 running_replicas(replicas),
+                sampling(settings, app.state.metrics, app.state),
                 running_events(app, settings, engine),
                 running_retention(app, settings, engine),
                 running_webhooks(app, settings, engine, renderer(app, schema)),
@@ -125,12 +140,16 @@ def create_app(settings: Settings | None = None) -> Starlette:
                     await app.state.sse_reservations.close()
         finally:
             handoff.uninstall()
+            if slow is not None:
+                await slow.close()
             await app.state.readiness.close()
             await engine.dispose()
             await store.close()
             await app.state.rate_limiter.close()
             await schema.persisted.close()
+            tracing.flush()
 
+    tracing.start(settings)
     schema = build_schema(settings)
     # Cached values are keyed by the schema they were computed under.
     schema_version = hashlib.sha256(schema.as_str().encode()).hexdigest()[:12]
@@ -153,7 +172,7 @@ def create_app(settings: Settings | None = None) -> Starlette:
             MULTIPART_SUBSCRIPTION_PROTOCOL,
         ),
     )
-    middleware = []
+    middleware = tracing.middleware()
     if settings.cors_origins:
         middleware.append(
             Middleware(
@@ -171,14 +190,15 @@ def create_app(settings: Settings | None = None) -> Starlette:
                 expose_headers=["x-request-id", LSN_HEADER],
             )
         )
-    return Starlette(
+    app = Starlette(
         routes=[
             # PUT and DELETE: graphql-sse's single connection mode (reserve, stop).
             Route("/graphql", graphql, methods=["GET", "POST", "PUT", "DELETE"]),
             WebSocketRoute("/graphql", graphql),
             Route("/healthz", healthz),
             Route("/readyz", readyz),
-            Route("/metrics", metrics),
+            # METRICS_PORT: served by `ordergraph serve` on that port instead.
+            *([Route("/metrics", metrics_route)] if settings.metrics_port is None else []),
             *export_routes(schema),
             *invoice_routes(),
             *privacy_routes(),
@@ -187,6 +207,8 @@ def create_app(settings: Settings | None = None) -> Starlette:
         middleware=middleware,
         lifespan=lifespan,
     )
+    app.state.metrics = Metrics()
+    return app
 
 
 @asynccontextmanager
@@ -330,42 +352,3 @@ def _tune_gc() -> None:
     gc.collect()
     gc.freeze()
     gc.set_threshold(10_000, 1000, 10)
-
-
-async def metrics(request: Request) -> PlainTextResponse:
-    """Counters in Prometheus' text format."""
-    cache: FieldCache = request.app.state.field_cache
-    counts = {"hits": 0, "misses": 0, "coalesced": 0, "errors": 0, "invalidations": 0}
-    counts.update(cache.stats)
-    counts["errors"] += getattr(cache.store, "errors", 0)
-    lines = ["# TYPE ordergraph_field_cache_total counter"]
-    lines += [f'ordergraph_field_cache_total{{event="{k}"}} {v}' for k, v in sorted(counts.items())]
-    broker: Broker = request.app.state.broker
-    lines += [
-        "# TYPE ordergraph_subscribers gauge",
-        f"ordergraph_subscribers {broker.subscriber_count}",
-        "# TYPE ordergraph_exports_streaming gauge",
-        f"ordergraph_exports_streaming {Streams.active}",
-        "# TYPE ordergraph_export_rows_total counter",
-        f"ordergraph_export_rows_total {Streams.rows}",
-        "# TYPE ordergraph_db_connections_checked_out gauge",
-        f"ordergraph_db_connections_checked_out {request.app.state.engine.pool.checkedout()}",
-    ]
-    reservations: Reservations = request.app.state.sse_reservations
-    lines += [
-        "# TYPE ordergraph_sse_reservations gauge",
-        f"ordergraph_sse_reservations {reservations.count}",
-        "# TYPE ordergraph_sse_operations gauge",
-        f"ordergraph_sse_operations {reservations.operation_count}",
-    ]
-    # One execution per event and document (and viewer class), shared by the rest.
-    shared: SharedResults = request.app.state.shared_results
-    lines += [
-        "# TYPE ordergraph_event_executions_total counter",
-        f"ordergraph_event_executions_total {shared.executions}",
-        "# TYPE ordergraph_event_results_shared_total counter",
-        f"ordergraph_event_results_shared_total {shared.shared}",
-        "# TYPE ordergraph_event_frames_direct_total counter",
-        f"ordergraph_event_frames_direct_total {shared.direct}",
-    ]
-    return PlainTextResponse("\n".join(lines) + "\n", media_type="text/plain; version=0.0.4")

@@ -394,6 +394,46 @@ class Settings(BaseSettings):
             raise ValueError("TRUSTED_DOCUMENTS_ONLY needs TRUSTED_DOCUMENTS_PATH (the manifest)")
         return self
 
+    metrics_token: SecretStr | None = Field(
+        default=None,
+        description="When set, GET /metrics needs `Authorization: Bearer <METRICS_TOKEN>`.",
+    )
+    metrics_port: int | None = Field(
+        default=None,
+        ge=1,
+        le=65535,
+        description="Serve /metrics on this port of HOST instead of the API's (from serve's "
+        "own process, for every worker); unset: on the API's port.",
+    )
+    prometheus_multiproc_dir: Path | None = Field(
+        default=None,
+        description="Where workers keep their metric files; `serve` empties it on start, or "
+        "unset makes a fresh one per run (and removes it at exit).",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text",
+        description="json: one JSON object per log line (request id, operation, viewer id, "
+        "duration, statements, error codes); text: readable lines.",
+    )
+    slow_query_ms: float = Field(
+        default=0,
+        ge=0,
+        description="Log a SQL statement slower than this, with its operation and its plan "
+        "(EXPLAIN (FORMAT JSON), SELECTs only); 0: off.",
+    )
+    slow_query_plans_per_minute: int = Field(
+        default=6,
+        ge=0,
+        description="Most slow-query plans each worker asks PostgreSQL for per minute (the "
+        "rest are logged without one).",
+    )
+    otel_exporter_otlp_endpoint: str | None = Field(
+        default=None,
+        description="OTLP/HTTP collector (http://host:4318): traces of requests, GraphQL "
+        "operations, loader batches, SQL and Redis calls go there; unset: no tracing.",
+    )
+    otel_service_name: str = Field(default="ordergraph", description="service.name of the traces.")
+
     @field_validator("database_url")
     @classmethod
     def _asyncpg_driver(cls, value: SecretStr | None) -> SecretStr | None:

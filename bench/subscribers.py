@@ -180,7 +180,7 @@ async def _until_subscribed(probe: httpx.AsyncClient, count: int) -> None:
     for _ in range(600):
         metrics = (await probe.get("/metrics")).text
         held = next(
-            int(line.split()[1])
+            int(float(line.split()[1]))
             for line in metrics.splitlines()
             if line.startswith("ordergraph_subscribers ")
         )

@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import Pool, QueuePool
 
-from app.errors import ServiceUnavailable, TryAgain
+from app.errors import ServiceUnavailable, StatementTimeout, TryAgain
 from app.settings import Settings
 
 # PostgreSQL aborted the transaction because of concurrent ones: deadlock_detected and
@@ -127,10 +127,18 @@ def _gate(engine: AsyncEngine) -> tuple[asyncio.Semaphore, float] | None:
     return gate, pool.timeout()
 
 
+def pool_waiting(engine: AsyncEngine) -> int:
+    """Callers of `connect` waiting for one of the engine's pooled connections now."""
+    gate = _GATES.get(engine.sync_engine.pool)
+    waiters = getattr(gate, "_waiters", None) if gate is not None else None
+    return len(waiters) if waiters else 0
+
+
 @asynccontextmanager
 async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
     """A pooled connection; a database that cannot be reached is ServiceUnavailable, a
-    transaction aborted for a deadlock or a serialization failure is TryAgain."""
+    transaction aborted for a deadlock or a serialization failure is TryAgain, a statement
+    cancelled by statement_timeout is StatementTimeout."""
     gate = _gate(engine)
     if gate is not None:
         try:
@@ -154,9 +162,9 @@ async def connect(engine: AsyncEngine) -> AsyncIterator[AsyncConnection]:
                 "was changed, send it again."
             ) from exc
         if isinstance(cause, asyncpg_exceptions.QueryCanceledError):
-            raise ServiceUnavailable(
-                "The query took longer than the statement timeout; narrow it (smaller "
-                "pages, tighter filters) or retry."
+            raise StatementTimeout(
+                "A statement ran longer than the statement timeout (DB_STATEMENT_TIMEOUT_MS) "
+                "and was cancelled; narrow the request (smaller pages, tighter filters)."
             ) from exc
         raise
     except PoolTimeout as exc:

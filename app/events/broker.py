@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections import Counter
 from collections.abc import Callable
 
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -57,6 +58,7 @@ class Subscriber:
         # Takes an event at dispatch and says whether it did (False: queue it).
         self.direct: Callable[[Event], bool] | None = None
         self.waiting = False  # in `next`, for an empty queue
+        self.transport = ""  # ws, sse or multipart
 
     def offer(self, event: Event) -> None:
         if not self.predicate(event):
@@ -117,6 +119,8 @@ class Broker:
         self.queue_limit = queue_limit
         self.last = 0
         self._subscribers: set[Subscriber] = set()
+        # Live subscribers by transport (ws, sse, multipart), for /metrics.
+        self.by_transport: Counter[str] = Counter()
         self._lock = asyncio.Lock()
         self._stop = asyncio.Event()
         self.closing = False
@@ -136,15 +140,19 @@ class Broker:
         async with connect(self.reader) as conn:
             self.last = (await event_log.bounds(conn))[1]
 
-    def subscribe(self, predicate: Callable[[Event], bool]) -> Subscriber:
+    def subscribe(self, predicate: Callable[[Event], bool], *, transport: str = "") -> Subscriber:
         subscriber = Subscriber(self, predicate, self.queue_limit, self.last)
+        subscriber.transport = transport
         self._subscribers.add(subscriber)
+        self.by_transport[transport] += 1
         if self.closing:
             subscriber.end()
         return subscriber
 
     def unsubscribe(self, subscriber: Subscriber) -> None:
-        self._subscribers.discard(subscriber)
+        if subscriber in self._subscribers:
+            self._subscribers.discard(subscriber)
+            self.by_transport[subscriber.transport] -= 1
 
     @property
     def subscriber_count(self) -> int:

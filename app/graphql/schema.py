@@ -24,6 +24,7 @@ from app.graphql.exports.mutations import ExportMutation
 from app.graphql.imports.mutations import ImportMutation
 from app.graphql.limits import Limits
 from app.graphql.node import NodeQuery, node_registry
+from app.graphql.observe import Observe
 from app.graphql.operation import OperationContext
 from app.graphql.orders.bulk import OrderBulkMutation
 from app.graphql.orders.mutations import OrderMutation
@@ -133,6 +134,8 @@ def build_schema(settings: Settings) -> Schema:
         automatic=settings.persisted_queries,
     )
     extensions: list[Any] = [
+        # First, so it ends last: after ErrorCodes gave every error its code.
+        Observe,
         OperationContext,
         ReadRouting,
         CacheTrace,

@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
 from app.auth import api_tokens
 from app.db.engine import connect
+from app.observability import tracing
 from app.queries import audit, orders, products, stats, users
 from app.queries.keyset import Page, Window
 
@@ -28,9 +29,20 @@ class Loader(Generic[K, V]):
         engine: AsyncEngine,
         fetch: Callable[[AsyncConnection, Sequence[K]], Awaitable[list[V]]],
     ) -> None:
+        module = getattr(fetch, "__module__", None) or ""
+        name = f"{module.rsplit('.', 1)[-1]}.{getattr(fetch, '__name__', 'batch')}"
+
         async def batch(keys: list[K]) -> list[V]:
-            async with connect(engine) as conn:
-                return await fetch(conn, keys)
+            # One span per batch (a level of the query), never one per field.
+            tracer = tracing.tracer()
+            if tracer is None:
+                async with connect(engine) as conn:
+                    return await fetch(conn, keys)
+            with tracer.start_as_current_span("dataloader.batch") as span:
+                span.set_attribute("dataloader.name", name)
+                span.set_attribute("dataloader.keys", len(keys))
+                async with connect(engine) as conn:
+                    return await fetch(conn, keys)
 
         # No max_batch_size: a level is one statement however many keys it has (the
         # keys travel as one array parameter, so the statement text stays the same).

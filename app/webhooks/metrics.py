@@ -6,6 +6,7 @@ from prometheus_client import Counter
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from app import metrics
 from app.db.engine import connect
 
 ATTEMPTS = Counter(
@@ -34,3 +35,23 @@ async def queue_stats(engine: AsyncEngine) -> dict[str, float]:
             )
         ).one()
     return {"depth": float(row.depth), "oldest_age_seconds": float(row.age)}
+
+
+async def queue_gauges(engine: AsyncEngine) -> list[metrics.Reading]:
+    """Read when /metrics is scraped (app.metrics.register_collector)."""
+    stats = await queue_stats(engine)
+    return [
+        metrics.Reading(
+            "ordergraph_webhook_queue_depth",
+            "Webhook deliveries waiting to be sent.",
+            stats["depth"],
+        ),
+        metrics.Reading(
+            "ordergraph_webhook_oldest_pending_seconds",
+            "Age of the oldest webhook delivery waiting to be sent.",
+            stats["oldest_age_seconds"],
+        ),
+    ]
+
+
+metrics.register_collector(queue_gauges)

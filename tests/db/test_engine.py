@@ -10,16 +10,17 @@ from sqlalchemy import event, text
 from sqlalchemy.exc import DBAPIError
 
 from app.db.engine import connect, create_engine
-from app.errors import ServiceUnavailable, TryAgain
+from app.errors import ServiceUnavailable, StatementTimeout, TryAgain
 from app.settings import Settings
 
 
-async def test_statement_timeout_is_service_unavailable(seeded_url: str) -> None:
+async def test_statement_timeout_is_statement_timeout(seeded_url: str) -> None:
     engine = create_engine(Settings(db_statement_timeout_ms=50), seeded_url)
     try:
-        with pytest.raises(ServiceUnavailable, match="statement timeout"):
+        with pytest.raises(StatementTimeout, match="statement timeout") as raised:
             async with connect(engine) as conn:
                 await conn.execute(text("SELECT pg_sleep(2)"))
+        assert raised.value.code == "STATEMENT_TIMEOUT"
     finally:
         await engine.dispose()
 

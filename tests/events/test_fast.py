@@ -39,7 +39,7 @@ async def direct_frames(server: Server) -> int:
     async with httpx.AsyncClient() as client:
         text = (await client.get(server.http.replace("/graphql", "/metrics"))).text
     values = dict(line.split() for line in text.splitlines() if not line.startswith("#"))
-    return int(values["ordergraph_event_frames_direct_total"])
+    return int(float(values["ordergraph_event_frames_direct_total"]))
 
 
 async def test_direct_events_arrive_in_order_and_before_the_expiry_error_and_complete(

@@ -29,8 +29,8 @@ async def counters(server: Server) -> tuple[int, int]:
         text = (await client.get(server.http.replace("/graphql", "/metrics"))).text
     values = dict(line.split() for line in text.splitlines() if not line.startswith("#"))
     return (
-        int(values["ordergraph_event_executions_total"]),
-        int(values["ordergraph_event_results_shared_total"]),
+        int(float(values["ordergraph_event_executions_total"])),
+        int(float(values["ordergraph_event_results_shared_total"])),
     )
 
 

@@ -236,7 +236,7 @@ async def sse_gauges(server: Server) -> dict[str, int]:
     for line in metrics.splitlines():
         name, _, value = line.partition(" ")
         if name in {"ordergraph_sse_reservations", "ordergraph_sse_operations"}:
-            gauges[name.removeprefix("ordergraph_sse_")] = int(value)
+            gauges[name.removeprefix("ordergraph_sse_")] = int(float(value))
     return gauges
 
 

@@ -316,7 +316,7 @@ async def subscribers(server: Server) -> int:
         for line in metrics.splitlines()
         if line.startswith("ordergraph_subscribers ")
     ]
-    return int(count)
+    return int(float(count))
 
 
 async def settled_count(server: Server, expected: int) -> int:

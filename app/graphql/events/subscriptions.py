@@ -14,6 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from datetime import UTC, datetime
 
 import strawberry
+from starlette.websockets import WebSocket
 
 from app.auth import policy
 from app.db.engine import connect
@@ -49,7 +50,9 @@ async def stream(
     broker: Broker = context.request.app.state.broker
     start = event_position(after) if after is not None else None
     rights = _Rights(context)
-    subscriber = broker.subscribe(lambda event: event.topic == topic and wanted(event))
+    subscriber = broker.subscribe(
+        lambda event: event.topic == topic and wanted(event), transport=transport_of(context)
+    )
     try:
         floor = subscriber.start
         if start is not None:
@@ -74,6 +77,17 @@ async def stream(
                 yield event
     finally:
         subscriber.close()
+
+
+def transport_of(context: Context) -> str:
+    """ws, sse or multipart: how this subscriber's events travel (for /metrics)."""
+    request = context.request
+    if isinstance(request, WebSocket):
+        return "ws"
+    if "multipart/mixed" in request.headers.get("accept", ""):
+        return "multipart"
+    # graphql-sse: an event stream, or an operation of a reserved one (single connection).
+    return "sse"
 
 
 class _Rights:

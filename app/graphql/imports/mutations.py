@@ -58,6 +58,9 @@ async def _run(
 
     result, _ = await write(info, work)
     assert result is not None  # import_csv reports problems in its result
+    metrics = getattr(info.context.request.app.state, "metrics", None)
+    if metrics is not None:
+        metrics.imported(entity.name, result)
     # The rows' own cache tags: not emitted one by one (a million events' worth).
     await info.context.field_cache.invalidate(sorted(result.tags))
     return result
