@@ -137,8 +137,8 @@ async def seed(
     if truncate:
         await conn.execute(
             text(
-                "TRUNCATE order_items, order_requests, orders, api_tokens, user_identities, "
-                "products, users"
+                "TRUNCATE webhook_deliveries, webhooks, order_items, order_requests, orders, "
+                "api_tokens, user_identities, products, users"
             )
         )
     elif not await is_empty(conn):
