@@ -82,6 +82,18 @@ def test_an_order_from_another_client_appears_in_the_feed_and_the_table(
     assert "a status changed elsewhere changes the row in place" in run.checks
 
 
+def test_a_row_moved_out_of_a_filtered_view_by_another_client_leaves_it(
+    console: Console,
+) -> None:
+    run = run_scenario(console, "live_filter")
+    assert "an order paid elsewhere leaves the pending view" in run.checks
+    assert "and totalCount goes down by one" in run.checks
+    assert "the count shown is the server's" in run.checks
+    assert "a product sold out elsewhere leaves the in-stock view" in run.checks
+    assert "a price cut elsewhere moves the row to the top of the price-sorted view" in run.checks
+    assert "the view is the server's, row for row" in run.checks
+
+
 def test_the_feed_resumes_with_after_when_the_socket_comes_back(console: Console) -> None:
     run = run_scenario(console, "resume")
     assert "after reconnecting, the missed order arrives (resumed with after)" in run.checks

@@ -443,6 +443,55 @@ const scenarios = {
     await shot(page, "orders-tablet");
   },
 
+  async live_filter(browser) {
+    // Another client moves a row out of a filtered, sorted view: it leaves the table and
+    // totalCount follows; a price changed elsewhere moves a row to its place in the order.
+    const page = await newPage(browser);
+    const shownTotal = async () => Number((await page.getByTestId("total").innerText()).match(/(\d+) in all/)[1]);
+    await signIn(page, ADMIN, "orders?status=PENDING&sort=TOTAL:ASC&count=1");
+    await page.getByTestId("total").waitFor();
+    await page.locator(".live-live").waitFor();
+    const total = await shownTotal();
+    const [id, next] = await rows(page).evaluateAll((trs) => trs.slice(0, 2).map((tr) => tr.dataset.id));
+    const { order } = await api(ADMIN, ORDER, { id });
+    await api(ADMIN, `mutation($input: UpdateOrderStatusInput!) { updateOrderStatus(input: $input) { errors { code } } }`,
+      { input: { id, status: "PAID", expectedVersion: order.version } });
+    await page.locator(`main tr[data-id="${id}"]`).waitFor({ state: "detached" });
+    check("an order paid elsewhere leaves the pending view", true);
+    await page.waitForFunction((want) => document.querySelector("[data-testid=total]")?.innerText.includes(`${want} in all`), total - 1);
+    check("and totalCount goes down by one", (await shownTotal()) === total - 1, { before: total, after: await shownTotal() });
+    const first = await rows(page).first().getAttribute("data-id");
+    check("the rest keep their order (the next row is first now)", first === next, { first, next });
+    const { orders } = await api(ADMIN, `{ orders(first: 1, filter: {status: [PENDING]}, orderBy: {field: TOTAL, direction: ASC}) { totalCount } }`);
+    check("the count shown is the server's", orders.totalCount === (await shownTotal()), orders.totalCount);
+
+    const PRODUCT = `query($id: ID!) { product(id: $id) { stock version price } }`;
+    const UPDATE = `mutation($input: UpdateProductInput!) { updateProduct(input: $input) { errors { code message } } }`;
+    await page.goto(`${BASE}/admin/products?stock=in&sort=PRICE:ASC&count=1`);
+    await page.getByTestId("total").waitFor();
+    await page.locator(".live-live").waitFor();
+    const inStock = await shownTotal();
+    const ids = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    const soldOut = ids[0];
+    const before = (await api(ADMIN, PRODUCT, { id: soldOut })).product;
+    await api(ADMIN, UPDATE, { input: { id: soldOut, stock: 0, expectedVersion: before.version } });
+    await page.locator(`main tr[data-id="${soldOut}"]`).waitFor({ state: "detached" });
+    check("a product sold out elsewhere leaves the in-stock view", true);
+    await page.waitForFunction((want) => document.querySelector("[data-testid=total]")?.innerText.includes(`${want} in all`), inStock - 1);
+    check("and its totalCount goes down by one", (await shownTotal()) === inStock - 1);
+    const moved = ids[3];
+    const priced = (await api(ADMIN, PRODUCT, { id: moved })).product;
+    await api(ADMIN, UPDATE, { input: { id: moved, price: "0.01", expectedVersion: priced.version } });
+    await page.waitForFunction((id) => document.querySelector("main table tbody tr")?.dataset.id === id, moved);
+    const shown = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    check("a price cut elsewhere moves the row to the top of the price-sorted view",
+      shown[0] === moved && shown.filter((x) => x === moved).length === 1, shown.slice(0, 4));
+    const { products } = await api(ADMIN, `{ products(first: ${shown.length}, filter: {inStock: true}, orderBy: {field: PRICE, direction: ASC}) { edges { node { id } } } }`);
+    check("the view is the server's, row for row", JSON.stringify(shown) === JSON.stringify(products.edges.map((e) => e.node.id)),
+      { shown: shown.length });
+    await shot(page, "products-live-filter-laptop");
+  },
+
   async resume(browser) {
     // The socket drops; an order placed meanwhile still arrives: the console resubscribes
     // with `after` set to the last cursor it saw, and the server replays what it missed.
