@@ -44,6 +44,18 @@ def test_product_form_shows_client_checks_and_the_servers_field_error(console: C
     assert "an edit over someone else's is a conflict" in run.checks
 
 
+def test_create_user_form_checks_like_the_server_and_shows_email_taken(
+    console: Console,
+) -> None:
+    run = run_scenario(console, "user_form")
+    assert "a malformed email is refused next to the field" in run.checks
+    assert "a 101-character name is refused next to the field" in run.checks
+    assert "nothing was sent while the client's checks fail" in run.checks
+    assert "the server's EMAIL_TAKEN shows next to the email" in run.checks
+    assert "and no second user was written" in run.checks
+    assert "the server stored it trimmed and lowercased, with the 100-character name" in run.checks
+
+
 def test_user_page_exports_and_erases_after_a_confirmation(console: Console) -> None:
     run = run_scenario(console, "users")
     assert "the personal data export downloads as JSON" in run.checks
@@ -67,6 +79,13 @@ def test_csv_export_rows_match_the_table(console: Console) -> None:
     run = run_scenario(console, "export")
     assert "the CSV has the table's rows, in its order" in run.checks
     assert "an order's invoice downloads" in run.checks
+
+
+def test_json_export_has_the_views_rows_in_its_order(console: Console) -> None:
+    run = run_scenario(console, "export_json")
+    assert "the JSON has the table's rows, in its order" in run.checks
+    assert "every record matches the view's filter" in run.checks
+    assert "the products JSON has the searched table's rows, in its order" in run.checks
 
 
 def test_import_shows_the_bad_rows_line_number(console: Console) -> None:

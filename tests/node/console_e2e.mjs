@@ -310,6 +310,60 @@ const scenarios = {
     check("the user is erased (pseudonymous now)", !heading.includes("user000021"), heading);
   },
 
+  async user_form(browser) {
+    // The create-user form: the client's checks mirror the server's (email, 1 to 100
+    // characters), and refuse before sending; the server's EMAIL_TAKEN shows by the email.
+    const page = await newPage(browser);
+    const sent = [];
+    page.on("request", (request) => {
+      if (/CreateUser/.test(request.postData() ?? "")) sent.push(request.postDataJSON().variables.input);
+    });
+    await signIn(page, ADMIN, "users");
+    await page.getByRole("link", { name: "New user" }).click();
+    await page.getByRole("heading", { name: "New user" }).waitFor();
+    const email = page.getByLabel("Email");
+    const name = page.getByLabel("Name");
+    const create = page.getByRole("button", { name: "Create user" });
+    await email.fill("not-an-email");
+    await name.fill("n".repeat(101));
+    await create.click();
+    const emailError = page.locator("#field-email-error");
+    const nameError = page.locator("#field-name-error");
+    await emailError.waitFor();
+    check("a malformed email is refused next to the field", /email address/i.test(await emailError.innerText()), await emailError.innerText());
+    check("a 101-character name is refused next to the field", /at most 100/.test(await nameError.innerText()), await nameError.innerText());
+    check("the errors are tied to their inputs", (await email.getAttribute("aria-invalid")) === "true" &&
+      (await email.getAttribute("aria-describedby")).includes("field-email-error"));
+    await name.fill("   ");
+    await create.click();
+    check("a blank name is refused too", /Required/.test(await nameError.innerText()), await nameError.innerText());
+    check("nothing was sent while the client's checks fail", sent.length === 0, sent);
+    await shot(page, "user-create-errors-laptop");
+
+    const taken = "user000007@example.com";
+    await email.fill(taken.toUpperCase());
+    await name.fill("Someone Else");
+    await create.click();
+    await page.locator("#field-email-error", { hasText: "Another user has this email." }).waitFor();
+    check("the server's EMAIL_TAKEN shows next to the email", sent.length === 1, sent);
+    check("the name has no error then", (await nameError.count()) === 0);
+    const { users } = await api(ADMIN, `query($f: UserFilter) { users(first: 5, filter: $f) { totalCount } }`, { f: { email: "user000007@" } });
+    check("and no second user was written", users.totalCount === 1, users.totalCount);
+
+    // The limits are the server's: 100 characters pass, and the email is trimmed and lowercased.
+    const fresh = `New.Person.${Date.now()}@Example.com`;
+    await email.fill(`  ${fresh}  `);
+    await name.fill("N".repeat(100));
+    await create.click();
+    await page.getByRole("heading", { name: fresh.toLowerCase() }).waitFor();
+    check("a valid user is created and opened", page.url().includes("/admin/users/"), page.url());
+    const made = await api(ADMIN, `query($f: UserFilter) { users(first: 1, filter: $f) { edges { node { email name } } } }`,
+      { f: { email: fresh.toLowerCase() } });
+    const node = made.users.edges[0]?.node;
+    check("the server stored it trimmed and lowercased, with the 100-character name",
+      node?.email === fresh.toLowerCase() && node?.name.length === 100, node?.email);
+  },
+
   async audit(browser) {
     const page = await newPage(browser);
     await signIn(page, ADMIN, "audit");
@@ -393,6 +447,42 @@ const scenarios = {
     ]);
     check("an order's invoice downloads", readFileSync(await invoice.path()).subarray(0, 5).toString() === "%PDF-",
       invoice.suggestedFilename());
+  },
+
+  async export_json(browser) {
+    // JSON of the current view: the same filter (statuses, a total range) and the same order.
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "orders?status=PAID,CANCELLED&min=10&sort=TOTAL:DESC");
+    await rows(page).first().waitFor();
+    await loadAll(page);
+    const table = await rows(page).evaluateAll((trs) => trs.map((tr) =>
+      [tr.dataset.id, tr.cells[3].innerText, tr.querySelector("select.status").value]));
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "JSON" }).click(),
+    ]);
+    const records = JSON.parse(readFileSync(await download.path(), "utf8"));
+    const json = records.map((r) => [r.id, Number(r.total).toFixed(2), r.status]);
+    check("the JSON export is a list of records", Array.isArray(records) && records.length > 25, records.length);
+    check("the JSON has the table's rows, in its order", JSON.stringify(json) === JSON.stringify(table),
+      { json: json.length, table: table.length, first: [json[0], table[0]] });
+    check("every record matches the view's filter",
+      records.every((r) => ["PAID", "CANCELLED"].includes(r.status) && Number(r.total) >= 10));
+    check("sorted by total, descending", json.every((r, i) => i === 0 || Number(json[i - 1][1]) >= Number(r[1])));
+
+    // Products under a full-text search, sorted by price: the search is the server's own.
+    await page.goto(`${BASE}/admin/products?q=chairs&sort=PRICE:DESC`);
+    await page.getByRole("list", { name: "Active filters" }).waitFor();
+    await rows(page).first().waitFor();
+    await loadAll(page);
+    const shown = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    const [products] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "JSON" }).click(),
+    ]);
+    const items = JSON.parse(readFileSync(await products.path(), "utf8"));
+    check("the products JSON has the searched table's rows, in its order",
+      shown.length > 0 && JSON.stringify(items.map((p) => p.id)) === JSON.stringify(shown), { json: items.length, shown: shown.length });
   },
 
   async import(browser) {
