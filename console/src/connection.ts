@@ -14,6 +14,8 @@ export interface Connection<N> {
   reload: () => void;
   /** Changes rows in place (optimistic updates, live events); add puts new ones first. */
   update: (change: (nodes: N[]) => N[]) => void;
+  /** Asks the server for totalCount again (when shown): live events move rows in and out. */
+  refreshTotal: () => void;
 }
 
 /** `query` takes $first and $after and has the connection at data[field]. */
@@ -78,5 +80,28 @@ export function useConnection<N extends { id: string }>(
     if (!busy.current && hasNextPage) void fetchPage(cursor, generation.current);
   }, [fetchPage, cursor, hasNextPage]);
 
-  return { nodes, totalCount, hasNextPage, loading, error, loadMore, reload, update: setNodes };
+  const counted = totalCount !== null;
+  const refreshTotal = useCallback(() => {
+    if (!counted) return;
+    const gen = generation.current;
+    gql(query, { ...variables, first: 1, after: null })
+      .then((data) => {
+        const total = data[field].totalCount;
+        if (gen === generation.current && typeof total === "number") setTotal(total);
+      })
+      .catch(() => {}); // the count shown stays; the next event or reload tries again
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [key, counted]);
+
+  return {
+    nodes,
+    totalCount,
+    hasNextPage,
+    loading,
+    error,
+    loadMore,
+    reload,
+    update: setNodes,
+    refreshTotal,
+  };
 }

@@ -44,6 +44,18 @@ def test_product_form_shows_client_checks_and_the_servers_field_error(console: C
     assert "an edit over someone else's is a conflict" in run.checks
 
 
+def test_create_user_form_checks_like_the_server_and_shows_email_taken(
+    console: Console,
+) -> None:
+    run = run_scenario(console, "user_form")
+    assert "a malformed email is refused next to the field" in run.checks
+    assert "a 101-character name is refused next to the field" in run.checks
+    assert "nothing was sent while the client's checks fail" in run.checks
+    assert "the server's EMAIL_TAKEN shows next to the email" in run.checks
+    assert "and no second user was written" in run.checks
+    assert "the server stored it trimmed and lowercased, with the 100-character name" in run.checks
+
+
 def test_user_page_exports_and_erases_after_a_confirmation(console: Console) -> None:
     run = run_scenario(console, "users")
     assert "the personal data export downloads as JSON" in run.checks
@@ -69,6 +81,13 @@ def test_csv_export_rows_match_the_table(console: Console) -> None:
     assert "an order's invoice downloads" in run.checks
 
 
+def test_json_export_has_the_views_rows_in_its_order(console: Console) -> None:
+    run = run_scenario(console, "export_json")
+    assert "the JSON has the table's rows, in its order" in run.checks
+    assert "every record matches the view's filter" in run.checks
+    assert "the products JSON has the searched table's rows, in its order" in run.checks
+
+
 def test_import_shows_the_bad_rows_line_number(console: Console) -> None:
     run = run_scenario(console, "import")
     assert "the bad row is listed with its line number" in run.checks
@@ -80,6 +99,18 @@ def test_an_order_from_another_client_appears_in_the_feed_and_the_table(
     run = run_scenario(console, "live")
     assert "another client's order appears in the table, in its place (newest first)" in run.checks
     assert "a status changed elsewhere changes the row in place" in run.checks
+
+
+def test_a_row_moved_out_of_a_filtered_view_by_another_client_leaves_it(
+    console: Console,
+) -> None:
+    run = run_scenario(console, "live_filter")
+    assert "an order paid elsewhere leaves the pending view" in run.checks
+    assert "and totalCount goes down by one" in run.checks
+    assert "the count shown is the server's" in run.checks
+    assert "a product sold out elsewhere leaves the in-stock view" in run.checks
+    assert "a price cut elsewhere moves the row to the top of the price-sorted view" in run.checks
+    assert "the view is the server's, row for row" in run.checks
 
 
 def test_the_feed_resumes_with_after_when_the_socket_comes_back(console: Console) -> None:

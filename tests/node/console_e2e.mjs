@@ -310,6 +310,60 @@ const scenarios = {
     check("the user is erased (pseudonymous now)", !heading.includes("user000021"), heading);
   },
 
+  async user_form(browser) {
+    // The create-user form: the client's checks mirror the server's (email, 1 to 100
+    // characters), and refuse before sending; the server's EMAIL_TAKEN shows by the email.
+    const page = await newPage(browser);
+    const sent = [];
+    page.on("request", (request) => {
+      if (/CreateUser/.test(request.postData() ?? "")) sent.push(request.postDataJSON().variables.input);
+    });
+    await signIn(page, ADMIN, "users");
+    await page.getByRole("link", { name: "New user" }).click();
+    await page.getByRole("heading", { name: "New user" }).waitFor();
+    const email = page.getByLabel("Email");
+    const name = page.getByLabel("Name");
+    const create = page.getByRole("button", { name: "Create user" });
+    await email.fill("not-an-email");
+    await name.fill("n".repeat(101));
+    await create.click();
+    const emailError = page.locator("#field-email-error");
+    const nameError = page.locator("#field-name-error");
+    await emailError.waitFor();
+    check("a malformed email is refused next to the field", /email address/i.test(await emailError.innerText()), await emailError.innerText());
+    check("a 101-character name is refused next to the field", /at most 100/.test(await nameError.innerText()), await nameError.innerText());
+    check("the errors are tied to their inputs", (await email.getAttribute("aria-invalid")) === "true" &&
+      (await email.getAttribute("aria-describedby")).includes("field-email-error"));
+    await name.fill("   ");
+    await create.click();
+    check("a blank name is refused too", /Required/.test(await nameError.innerText()), await nameError.innerText());
+    check("nothing was sent while the client's checks fail", sent.length === 0, sent);
+    await shot(page, "user-create-errors-laptop");
+
+    const taken = "user000007@example.com";
+    await email.fill(taken.toUpperCase());
+    await name.fill("Someone Else");
+    await create.click();
+    await page.locator("#field-email-error", { hasText: "Another user has this email." }).waitFor();
+    check("the server's EMAIL_TAKEN shows next to the email", sent.length === 1, sent);
+    check("the name has no error then", (await nameError.count()) === 0);
+    const { users } = await api(ADMIN, `query($f: UserFilter) { users(first: 5, filter: $f) { totalCount } }`, { f: { email: "user000007@" } });
+    check("and no second user was written", users.totalCount === 1, users.totalCount);
+
+    // The limits are the server's: 100 characters pass, and the email is trimmed and lowercased.
+    const fresh = `New.Person.${Date.now()}@Example.com`;
+    await email.fill(`  ${fresh}  `);
+    await name.fill("N".repeat(100));
+    await create.click();
+    await page.getByRole("heading", { name: fresh.toLowerCase() }).waitFor();
+    check("a valid user is created and opened", page.url().includes("/admin/users/"), page.url());
+    const made = await api(ADMIN, `query($f: UserFilter) { users(first: 1, filter: $f) { edges { node { email name } } } }`,
+      { f: { email: fresh.toLowerCase() } });
+    const node = made.users.edges[0]?.node;
+    check("the server stored it trimmed and lowercased, with the 100-character name",
+      node?.email === fresh.toLowerCase() && node?.name.length === 100, node?.email);
+  },
+
   async audit(browser) {
     const page = await newPage(browser);
     await signIn(page, ADMIN, "audit");
@@ -395,6 +449,42 @@ const scenarios = {
       invoice.suggestedFilename());
   },
 
+  async export_json(browser) {
+    // JSON of the current view: the same filter (statuses, a total range) and the same order.
+    const page = await newPage(browser);
+    await signIn(page, ADMIN, "orders?status=PAID,CANCELLED&min=10&sort=TOTAL:DESC");
+    await rows(page).first().waitFor();
+    await loadAll(page);
+    const table = await rows(page).evaluateAll((trs) => trs.map((tr) =>
+      [tr.dataset.id, tr.cells[3].innerText, tr.querySelector("select.status").value]));
+    const [download] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "JSON" }).click(),
+    ]);
+    const records = JSON.parse(readFileSync(await download.path(), "utf8"));
+    const json = records.map((r) => [r.id, Number(r.total).toFixed(2), r.status]);
+    check("the JSON export is a list of records", Array.isArray(records) && records.length > 25, records.length);
+    check("the JSON has the table's rows, in its order", JSON.stringify(json) === JSON.stringify(table),
+      { json: json.length, table: table.length, first: [json[0], table[0]] });
+    check("every record matches the view's filter",
+      records.every((r) => ["PAID", "CANCELLED"].includes(r.status) && Number(r.total) >= 10));
+    check("sorted by total, descending", json.every((r, i) => i === 0 || Number(json[i - 1][1]) >= Number(r[1])));
+
+    // Products under a full-text search, sorted by price: the search is the server's own.
+    await page.goto(`${BASE}/admin/products?q=chairs&sort=PRICE:DESC`);
+    await page.getByRole("list", { name: "Active filters" }).waitFor();
+    await rows(page).first().waitFor();
+    await loadAll(page);
+    const shown = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    const [products] = await Promise.all([
+      page.waitForEvent("download"),
+      page.getByRole("button", { name: "JSON" }).click(),
+    ]);
+    const items = JSON.parse(readFileSync(await products.path(), "utf8"));
+    check("the products JSON has the searched table's rows, in its order",
+      shown.length > 0 && JSON.stringify(items.map((p) => p.id)) === JSON.stringify(shown), { json: items.length, shown: shown.length });
+  },
+
   async import(browser) {
     const page = await newPage(browser);
     await signIn(page, ADMIN, "import");
@@ -441,6 +531,55 @@ const scenarios = {
     await shot(page, "orders-live-laptop");
     await page.setViewportSize(TABLET);
     await shot(page, "orders-tablet");
+  },
+
+  async live_filter(browser) {
+    // Another client moves a row out of a filtered, sorted view: it leaves the table and
+    // totalCount follows; a price changed elsewhere moves a row to its place in the order.
+    const page = await newPage(browser);
+    const shownTotal = async () => Number((await page.getByTestId("total").innerText()).match(/(\d+) in all/)[1]);
+    await signIn(page, ADMIN, "orders?status=PENDING&sort=TOTAL:ASC&count=1");
+    await page.getByTestId("total").waitFor();
+    await page.locator(".live-live").waitFor();
+    const total = await shownTotal();
+    const [id, next] = await rows(page).evaluateAll((trs) => trs.slice(0, 2).map((tr) => tr.dataset.id));
+    const { order } = await api(ADMIN, ORDER, { id });
+    await api(ADMIN, `mutation($input: UpdateOrderStatusInput!) { updateOrderStatus(input: $input) { errors { code } } }`,
+      { input: { id, status: "PAID", expectedVersion: order.version } });
+    await page.locator(`main tr[data-id="${id}"]`).waitFor({ state: "detached" });
+    check("an order paid elsewhere leaves the pending view", true);
+    await page.waitForFunction((want) => document.querySelector("[data-testid=total]")?.innerText.includes(`${want} in all`), total - 1);
+    check("and totalCount goes down by one", (await shownTotal()) === total - 1, { before: total, after: await shownTotal() });
+    const first = await rows(page).first().getAttribute("data-id");
+    check("the rest keep their order (the next row is first now)", first === next, { first, next });
+    const { orders } = await api(ADMIN, `{ orders(first: 1, filter: {status: [PENDING]}, orderBy: {field: TOTAL, direction: ASC}) { totalCount } }`);
+    check("the count shown is the server's", orders.totalCount === (await shownTotal()), orders.totalCount);
+
+    const PRODUCT = `query($id: ID!) { product(id: $id) { stock version price } }`;
+    const UPDATE = `mutation($input: UpdateProductInput!) { updateProduct(input: $input) { errors { code message } } }`;
+    await page.goto(`${BASE}/admin/products?stock=in&sort=PRICE:ASC&count=1`);
+    await page.getByTestId("total").waitFor();
+    await page.locator(".live-live").waitFor();
+    const inStock = await shownTotal();
+    const ids = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    const soldOut = ids[0];
+    const before = (await api(ADMIN, PRODUCT, { id: soldOut })).product;
+    await api(ADMIN, UPDATE, { input: { id: soldOut, stock: 0, expectedVersion: before.version } });
+    await page.locator(`main tr[data-id="${soldOut}"]`).waitFor({ state: "detached" });
+    check("a product sold out elsewhere leaves the in-stock view", true);
+    await page.waitForFunction((want) => document.querySelector("[data-testid=total]")?.innerText.includes(`${want} in all`), inStock - 1);
+    check("and its totalCount goes down by one", (await shownTotal()) === inStock - 1);
+    const moved = ids[3];
+    const priced = (await api(ADMIN, PRODUCT, { id: moved })).product;
+    await api(ADMIN, UPDATE, { input: { id: moved, price: "0.01", expectedVersion: priced.version } });
+    await page.waitForFunction((id) => document.querySelector("main table tbody tr")?.dataset.id === id, moved);
+    const shown = await rows(page).evaluateAll((trs) => trs.map((tr) => tr.dataset.id));
+    check("a price cut elsewhere moves the row to the top of the price-sorted view",
+      shown[0] === moved && shown.filter((x) => x === moved).length === 1, shown.slice(0, 4));
+    const { products } = await api(ADMIN, `{ products(first: ${shown.length}, filter: {inStock: true}, orderBy: {field: PRICE, direction: ASC}) { edges { node { id } } } }`);
+    check("the view is the server's, row for row", JSON.stringify(shown) === JSON.stringify(products.edges.map((e) => e.node.id)),
+      { shown: shown.length });
+    await shot(page, "products-live-filter-laptop");
   },
 
   async resume(browser) {

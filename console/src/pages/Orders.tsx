@@ -4,6 +4,7 @@ import { useConnection } from "../connection";
 import { download, ExportButtons } from "../components/ExportButtons";
 import { parseSort, Table, type Column } from "../components/Table";
 import { subscribe } from "../live";
+import { inMoneyRange, place } from "../placement";
 import { linkProps, useUrlState } from "../router";
 
 export const STATUSES = ["PENDING", "PAID", "SHIPPED", "DELIVERED", "CANCELLED"] as const;
@@ -95,40 +96,49 @@ export function OrdersPage() {
   const connection = useConnection<Order>(ORDERS(count), "orders", { filter, orderBy });
   const [notice, setNotice] = useState<Notice | null>(null);
   const [pending, setPending] = useState<Set<string>>(new Set());
-  const { update } = connection;
+  const { update, refreshTotal } = connection;
   const hasNextRef = useRef(connection.hasNextPage);
   hasNextRef.current = connection.hasNextPage;
+  // Rows changed from this tab stay in view (with their outcome or notice) until the view changes.
+  const held = useRef(new Set<string>());
+  // Read at each event, so that counting (or not) does not resubscribe and miss events.
+  const refreshRef = useRef(refreshTotal);
+  refreshRef.current = refreshTotal;
 
-  // Rows change in place when anyone changes an order; a new order that this view
-  // would show first is put at the top.
-  useEffect(
-    () =>
-      subscribe(ORDER_EVENTS, "orderEvents", {}, (event) => {
-        const order = event.node as Order;
-        update((nodes) => {
-          if (nodes.some((node) => node.id === order.id)) {
-            return nodes.map((node) =>
-              node.id === order.id && node.version <= order.version ? order : node,
-            );
-          }
-          // A new order goes where this view's order puts it: among the rows loaded,
-          // or nowhere yet if it belongs to a page not loaded.
-          const matches = !statuses.length || statuses.includes(order.status);
-          if (event.type !== "CREATED" || sort.field !== "CREATED_AT" || !matches || filter?.total)
-            return nodes;
-          const after = (node: Order) =>
-            sort.direction === "DESC" ? node.createdAt < order.createdAt : node.createdAt > order.createdAt;
-          const at = nodes.findIndex(after);
-          if (at === -1) return hasNextRef.current ? nodes : [...nodes, order];
-          return [...nodes.slice(0, at), order, ...nodes.slice(at)];
-        });
-      }),
+  // Live: a row another client changes changes in place, or leaves the view when it no
+  // longer matches its filter; a new or newly matching order takes its place in the order.
+  useEffect(() => {
+    held.current = new Set();
+    const min = url.get("min");
+    const max = url.get("max");
+    const from = url.get("from") ? new Date(url.get("from")).toISOString() : "";
+    const to = url.get("to") ? new Date(url.get("to")).toISOString() : "";
+    const matches = (order: Order) =>
+      held.current.has(order.id) ||
+      ((!statuses.length || statuses.includes(order.status)) &&
+      inMoneyRange(order.total, min, max) &&
+      (!from || new Date(order.createdAt).toISOString() >= from) &&
+      (!to || new Date(order.createdAt).toISOString() < to));
+    const sortKey = (order: Order) =>
+      sort.field === "TOTAL" ? Number(order.total) : new Date(order.createdAt).getTime();
+    return subscribe(ORDER_EVENTS, "orderEvents", {}, (event) => {
+      const order = event.node as Order;
+      update((nodes) =>
+        place(nodes, order, {
+          matches: event.type === "DELETED" ? () => false : matches,
+          sortKey,
+          descending: sort.direction === "DESC",
+          more: hasNextRef.current,
+        }),
+      );
+      refreshRef.current();
+    });
     // eslint-disable-next-line react-hooks/exhaustive-deps
-    [update, url.params.toString()],
-  );
+  }, [update, url.params.toString()]);
 
   const changeStatus = async (order: Order, status: string) => {
     setNotice(null);
+    held.current.add(order.id);
     // Optimistic: the row shows the new status at once, and goes back if refused.
     update((nodes) => nodes.map((node) => (node.id === order.id ? { ...node, status } : node)));
     setPending((old) => new Set(old).add(order.id));

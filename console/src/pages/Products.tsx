@@ -1,4 +1,4 @@
-import { useEffect, useMemo, useState } from "react";
+import { useEffect, useMemo, useRef, useState } from "react";
 import { ApiError, gql } from "../api";
 import { useConnection } from "../connection";
 import { ExportButtons } from "../components/ExportButtons";
@@ -6,6 +6,7 @@ import { Highlight } from "../components/Highlight";
 import { SearchBox } from "../components/SearchBox";
 import { parseSort, Table, type Column } from "../components/Table";
 import { subscribe } from "../live";
+import { inMoneyRange, place } from "../placement";
 import { linkProps, navigate, useUrlState } from "../router";
 
 export const PRODUCT_FIELDS = `id sku name description price stock version createdAt updatedAt`;
@@ -79,24 +80,53 @@ export function ProductsPage() {
   }, [url.params.toString()]);
   const orderBy = { field: sort.field, direction: sort.direction };
   const connection = useConnection<Product>(PRODUCTS(count), "products", { filter, orderBy });
-  const { update } = connection;
+  const { update, refreshTotal } = connection;
   const [notice, setNotice] = useState<string | null>(null);
+  const hasNextRef = useRef(connection.hasNextPage);
+  hasNextRef.current = connection.hasNextPage;
+  // Rows changed from this tab stay in view (with their outcome or notice) until the view changes.
+  const held = useRef(new Set<string>());
+  // Read at each event, so that counting (or not) does not resubscribe and miss events.
+  const refreshRef = useRef(refreshTotal);
+  refreshRef.current = refreshTotal;
 
-  useEffect(
-    () =>
-      subscribe(PRODUCT_EVENTS, "productEvents", {}, (event) => {
-        const product = event.node as Product;
-        update((nodes) =>
-          nodes.map((node) =>
-            node.id === product.id && node.version <= product.version ? product : node,
-          ),
-        );
-      }),
-    [update],
-  );
+  // Live: as on the orders page. Full-text search cannot be judged here, so under a
+  // search a changed row stays where it is and a new one waits for a reload.
+  useEffect(() => {
+    held.current = new Set();
+    const min = url.get("min");
+    const max = url.get("max");
+    const stock = url.get("stock");
+    const matches = (product: Product) => {
+      if (held.current.has(product.id)) return true;
+      if (!inMoneyRange(product.price, min, max)) return false;
+      if (stock && (product.stock > 0) !== (stock === "in")) return false;
+      return search ? null : true;
+    };
+    const sortKey = (product: Product): string | number => {
+      if (sort.field === "PRICE") return Number(product.price);
+      if (sort.field === "NAME") return product.name;
+      if (sort.field === "SKU") return product.sku;
+      return new Date(product.createdAt).getTime();
+    };
+    return subscribe(PRODUCT_EVENTS, "productEvents", {}, (event) => {
+      const product = event.node as Product;
+      update((nodes) =>
+        place(nodes, product, {
+          matches: event.type === "DELETED" ? () => false : matches,
+          sortKey,
+          descending: sort.direction === "DESC",
+          more: hasNextRef.current,
+        }),
+      );
+      refreshRef.current();
+    });
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [update, url.params.toString()]);
 
   const setStock = async (product: Product, stock: number) => {
     setNotice(null);
+    held.current.add(product.id);
     update((nodes) => nodes.map((node) => (node.id === product.id ? { ...node, stock } : node)));
     const rollBack = (text: string) => {
       update((nodes) =>
