@@ -31,6 +31,8 @@ from app.errors import (
     NotFound,
     OrdergraphError,
     ServiceUnavailable,
+    ShuttingDown,
+    StatementTimeout,
     TooManyRows,
     TryAgain,
     Unauthenticated,
@@ -52,6 +54,10 @@ STATUS: dict[type[OrdergraphError], int] = {
     LinkRefused: 403,  # LinkInvalid, and any other refused link
     TooManyRows: 422,
     ServiceUnavailable: 503,
+    # PostgreSQL cancelled a statement past DB_STATEMENT_TIMEOUT_MS: not the client's
+    # input, and not a bug; the server declined to finish it.
+    StatementTimeout: 503,
+    ShuttingDown: 503,  # a stream ended by the drain: resume elsewhere with `after`
     TryAgain: 503,
 }
 

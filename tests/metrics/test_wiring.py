@@ -35,8 +35,9 @@ async def test_planned_queries_are_counted_like_executed_ones(seeded_url: str) -
         assert counts[(("operation", "Planned"), ("type", "query"))] == 3
 
 
-async def test_the_webhook_queue_and_counters_are_scraped(seeded_url: str) -> None:
-    async with running_app(seeded_url) as api:
+async def test_the_webhook_queue_and_counters_are_scraped(empty_url: str) -> None:
+    # A database of its own: no other test's deliveries wait in it.
+    async with running_app(empty_url, as_admin=False) as api:
         found = await scrape(api)
         assert found["ordergraph_webhook_queue_depth"][()] == 0
         assert found["ordergraph_webhook_oldest_pending_seconds"][()] == 0

@@ -61,7 +61,7 @@ class Pair:
 
 
 @contextlib.asynccontextmanager
-async def pair(url: str) -> AsyncIterator[Pair]:
+async def pair(url: str, **overrides: Any) -> AsyncIterator[Pair]:
     tokens: dict[str, str | None] = {
         "anonymous": None,
         "user": await token_for(url, USER_EMAIL),
@@ -69,8 +69,12 @@ async def pair(url: str) -> AsyncIterator[Pair]:
     }
     async with (
         # Tokens trusted for the whole test: a re-check would count as a statement.
-        running_app(url, as_admin=False, read_path="auto", auth_cache_seconds=3600) as auto,
-        running_app(url, as_admin=False, read_path="executor", auth_cache_seconds=3600) as executor,
+        running_app(
+            url, as_admin=False, read_path="auto", auth_cache_seconds=3600, **overrides
+        ) as auto,
+        running_app(
+            url, as_admin=False, read_path="executor", auth_cache_seconds=3600, **overrides
+        ) as executor,
     ):
         yield Pair(auto, executor, tokens)
 
