@@ -140,7 +140,8 @@ async def main() -> None:
         committed = time.perf_counter() - started
         fast = receivers[:-1]
         deadline = time.monotonic() + args.timeout
-        while min(len(first_receipts(r)) for r in fast) < args.events:
+        # Counting ids (not parsing every body) keeps the bench's own CPU off the figures.
+        while min(len(set(r.ids())) for r in fast) < args.events:
             if time.monotonic() > deadline:
                 print("gave up waiting: not every event arrived in time", file=sys.stderr)
                 break

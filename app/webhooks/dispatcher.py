@@ -4,8 +4,9 @@ Every instance runs one. Each turn it queues what the event log gained, then cla
 endpoints (as many as it has free slots) and works each in a task of its own: one
 message at a time, in order, up to WEBHOOK_BATCH, then lets the endpoint go. A slow or
 dead endpoint holds one slot and its own queue, never another endpoint's. Results are
-written only while the instance still holds the endpoint; one that died mid-delivery
-leaves its lease to run out, and the message is sent again (at least once).
+written in batches, and only while the instance still holds the endpoint; one that died
+mid-delivery leaves its lease to run out, and what it had not written is sent again (at
+least once: receivers de-duplicate by `webhook-id`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import random
 import socket
 import time
 import uuid
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -34,6 +35,9 @@ from app.webhooks.sender import Answer, Sender
 
 log = logging.getLogger(__name__)
 SYSTEM = Actor(viewer=Viewer(role="admin"), kind="system")
+# Delivered results wait at most this long before they are written (one transaction
+# for all of them), so the deliveries view and the queue gauges stay current.
+FLUSH_SECONDS = 1.0
 
 
 def backoff(attempts: int, *, base: float, most: float) -> float:
@@ -96,12 +100,13 @@ class Dispatcher:
         free = self.settings.webhook_concurrency - len(self._working)
         if free <= 0:
             return
+        since = time.monotonic()  # the leases start no earlier than this
         async with transaction(self.engine) as conn:
             claimed = await queue.claim(
                 conn, me=self.me, lease=self.settings.webhook_lease_seconds, limit=free
             )
         for endpoint in claimed:
-            task = asyncio.create_task(self._turn(endpoint), name=f"webhook-{endpoint.id}")
+            task = asyncio.create_task(self._turn(endpoint, since), name=f"webhook-{endpoint.id}")
             self._working.add(task)
             task.add_done_callback(self._done)
 
@@ -109,7 +114,12 @@ class Dispatcher:
         self._working.discard(task)
         self.kick()
 
-    async def _turn(self, endpoint: queue.Claimed) -> None:
+    async def _turn(self, endpoint: queue.Claimed, since: float) -> None:
+        """Deliver the endpoint's next messages in order until one fails. Results are
+        written in batches (one transaction for many messages): at the end, before a
+        failure is counted, every FLUSH_SECONDS, and always while the lease is still
+        held by our own reckoning, so no POST can outlive it."""
+        turn = _Turn(endpoint, held_until=since + self.settings.webhook_lease_seconds)
         try:
             async with connect(self.engine) as conn:
                 messages = await queue.pending(conn, endpoint.id, limit=self.settings.webhook_batch)
@@ -117,42 +127,67 @@ class Dispatcher:
                     conn, [m.event_position for m in messages if m.event_position is not None]
                 )
             for message in messages:
-                if self._stop.is_set() or not await self._deliver(endpoint, message, found):
+                if self._stop.is_set():
+                    break
+                if turn.due(self.settings.webhook_timeout_seconds) and not await self._write(turn):
+                    return  # the lease is gone: another instance may hold the endpoint
+                if not await self._deliver(turn, message, found):
                     break
         except Exception:
             log.exception("webhook %s: delivery turn failed; it will be retried", endpoint.id)
         finally:
             with contextlib.suppress(Exception):
+                if turn.results:
+                    await self._write(turn)
                 async with transaction(self.engine) as conn:
                     await queue.release(conn, endpoint.id, me=self.me)
 
-    async def _deliver(
-        self, endpoint: queue.Claimed, message: queue.Pending, found: dict[int, Event]
-    ) -> bool:
+    async def _write(self, turn: _Turn) -> bool:
+        """Write what the turn has gathered; False when the lease was lost."""
+        lease = self.settings.webhook_lease_seconds
+        started = time.monotonic()
+        async with transaction(self.engine) as conn:
+            held = await queue.record(conn, turn.endpoint.id, turn.results, me=self.me, lease=lease)
+        turn.results.clear()
+        turn.written(started, lease=lease)
+        return held
+
+    async def _deliver(self, turn: _Turn, message: queue.Pending, found: dict[int, Event]) -> bool:
         """Send one message; True to go on with the endpoint's next one."""
+        endpoint = turn.endpoint
         if message.event_position is None:
             body = ping(str(endpoint.id))
         else:
             event = found.get(message.event_position)
             if event is None:
-                return await self._drop(endpoint, message, "the event is no longer in the log")
+                turn.results.dropped.append((message.id, "the event is no longer in the log"))
+                return True
             if not topics.may_see(endpoint.owner, event):
-                return await self._drop(endpoint, message, "the owner may not see this event")
+                turn.results.dropped.append((message.id, "the owner may not see this event"))
+                return True
             body = await self.renderer.render(event, document=endpoint.query, owner=endpoint.owner)
         answer = await self._post(endpoint, message, body)
         attempt = queue.Attempt(
-            answer.status_code, answer.latency_ms, answer.snippet, answer.error, self.me
+            answer.status_code,
+            answer.latency_ms,
+            answer.snippet,
+            answer.error,
+            self.me,
+            datetime.now(UTC),
         )
-        lease = self.settings.webhook_lease_seconds
         if answer.ok:
             metrics.ATTEMPTS.labels("delivered").inc()
-            async with transaction(self.engine) as conn:
-                return await queue.record_success(
-                    conn, endpoint.id, message.id, attempt, lease=lease
-                )
+            turn.results.delivered.append((message.id, attempt))
+            return True
         metrics.ATTEMPTS.labels("failed").inc()
         metrics.FAILURES.labels("status" if answer.status_code else "transport").inc()
+        lease = self.settings.webhook_lease_seconds
         async with transaction(self.engine) as conn:
+            if turn.results and not await queue.record(
+                conn, endpoint.id, turn.results, me=self.me, lease=lease
+            ):
+                return False
+            turn.results.clear()
             failure = await queue.record_failure(
                 conn, endpoint.id, message.id, attempt, lease=lease
             )
@@ -212,7 +247,28 @@ class Dispatcher:
             at = max(at, breaker_until)
         await queue.retry_at(conn, endpoint.id, message.id, at=at, breaker_until=breaker_until)
 
-    async def _drop(self, endpoint: queue.Claimed, message: queue.Pending, reason: str) -> bool:
-        async with transaction(self.engine) as conn:
-            await queue.give_up(conn, endpoint.id, message.id, reason=reason, disable=False)
-        return True
+
+class _Turn:
+    """One claimed endpoint's turn: results not yet written, and until when (by this
+    process's clock, reckoned from before the claim or the last renewal was sent) the
+    lease is surely still ours."""
+
+    __slots__ = ("endpoint", "held_until", "results", "written_at")
+
+    def __init__(self, endpoint: queue.Claimed, *, held_until: float) -> None:
+        self.endpoint = endpoint
+        self.held_until = held_until
+        self.results = queue.Results()
+        self.written_at = time.monotonic()
+
+    def due(self, timeout: float) -> bool:
+        """Write before the next POST? When results have waited FLUSH_SECONDS, or when
+        a POST started now (at most `timeout` long) could end after the lease."""
+        now = time.monotonic()
+        if now + timeout + 1 >= self.held_until:
+            return True
+        return bool(self.results) and now - self.written_at >= FLUSH_SECONDS
+
+    def written(self, started: float, *, lease: float) -> None:
+        self.held_until = started + lease
+        self.written_at = time.monotonic()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import inspect
 import uuid
+from collections import OrderedDict
 from collections.abc import Callable
 from datetime import UTC, datetime
 from functools import lru_cache
@@ -47,6 +48,7 @@ DEFAULT_DOCUMENTS = {
     "node { id email name role createdAt updatedAt version } } }",
 }
 MAX_DOCUMENT_LENGTH = 20_000
+RECENT_RENDERINGS = 4096  # bodies kept for endpoints that share an owner and a document
 
 
 def _problem(message: str) -> InvalidInput:
@@ -110,9 +112,27 @@ class Renderer:
         self.schema = schema
         self.context = context
         self.roots = roots
+        self._recent: OrderedDict[tuple[str, int, Viewer], bytes] = OrderedDict()
 
     async def render(self, event: Event, *, document: str | None, owner: Viewer) -> bytes:
-        tree = parsed(document or DEFAULT_DOCUMENTS[event.topic])
+        """The body for `event` under `document`, as `owner` may see it. Endpoints of the
+        same owner with the same document share one rendering per event (a burst to
+        ten such endpoints executes once); endpoints of different owners never do."""
+        text = document or DEFAULT_DOCUMENTS[event.topic]
+        key = (text, event.position, owner)
+        body = self._recent.get(key)
+        if body is not None:
+            self._recent.move_to_end(key)
+            return body
+        body, clean = await self._execute(event, text, owner)
+        if clean:  # a rendering with errors is done again on the next attempt
+            self._recent[key] = body
+            if len(self._recent) > RECENT_RENDERINGS:
+                self._recent.popitem(last=False)
+        return body
+
+    async def _execute(self, event: Event, document: str, owner: Viewer) -> tuple[bytes, bool]:
+        tree = parsed(document)
         result = execute(
             self.schema,
             tree,
@@ -123,7 +143,7 @@ class Renderer:
             result = await result
         data = next(iter(result.data.values())) if result.data else None
         errors = [_error(error) for error in result.errors or ()]
-        return envelope(type=topics.event_type(event), data=data, errors=errors)
+        return envelope(type=topics.event_type(event), data=data, errors=errors), not errors
 
 
 def _error(error: GraphQLError) -> dict[str, Any]:

@@ -3,13 +3,13 @@
 Every function runs in the caller's transaction. Instances share the work through
 PostgreSQL alone: one of them at a time takes new events in (a try-lock, the others go
 on), and an endpoint is claimed with FOR UPDATE SKIP LOCKED and held by a lease that
-each recorded attempt renews. Results are written only while the lease is still ours.
+each write of results renews. Results are written only while the lease is still ours.
 """
 
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -181,30 +181,83 @@ class Attempt:
     snippet: str | None
     error: str | None
     me: str
+    at: datetime  # when the answer came (results may be written a moment later)
 
 
-async def record_success(
-    conn: AsyncConnection,
-    webhook_id: uuid.UUID,
-    delivery_id: uuid.UUID,
-    attempt: Attempt,
-    *,
-    lease: float,
+@dataclass(slots=True)
+class Results:
+    """What a turn has done and not yet written: messages that arrived, and messages
+    given up without sending (their event left the log, or the owner may not see it)."""
+
+    delivered: list[tuple[uuid.UUID, Attempt]] = field(default_factory=list)
+    dropped: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.delivered or self.dropped)
+
+    def clear(self) -> None:
+        self.delivered.clear()
+        self.dropped.clear()
+
+
+_DELIVERED = text(
+    """
+    UPDATE webhook_deliveries d
+    SET status = 'delivered', attempts = d.attempts + 1, last_attempt_at = r.at,
+        delivered_at = r.at, last_status_code = r.code, last_latency_ms = r.latency,
+        last_error = NULL, response_snippet = r.snippet, claimed_by = :me
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:codes AS int[]), CAST(:latencies AS int[]),
+                CAST(:snippets AS text[]), CAST(:ats AS timestamptz[]))
+         AS r(id, code, latency, snippet, at)
+    WHERE d.id = r.id AND d.status = 'pending'
+    """
+)
+_DROPPED = text(
+    """
+    UPDATE webhook_deliveries d SET status = 'failed', last_error = r.reason
+    FROM unnest(CAST(:ids AS uuid[]), CAST(:reasons AS text[])) AS r(id, reason)
+    WHERE d.id = r.id AND d.status = 'pending'
+    """
+)
+
+
+async def record(
+    conn: AsyncConnection, webhook_id: uuid.UUID, results: Results, *, me: str, lease: float
 ) -> bool:
-    """The message arrived: the endpoint is healthy again. False: our lease was lost."""
-    held = await _renew(
-        conn,
-        webhook_id,
-        me=attempt.me,
-        lease=lease,
-        consecutive_failures=0,
-        failing_since=None,
-        breaker_until=None,
-        next_attempt_at=text("now()"),
-    )
-    if held is None:
+    """Write a turn's results in one go, renewing the lease; False (nothing written)
+    when the lease was lost: those messages are then sent again, at least once. A
+    delivered message makes the endpoint healthy again."""
+    healthy: dict[str, Any] = {}
+    if results.delivered:
+        healthy = {
+            "consecutive_failures": 0,
+            "failing_since": None,
+            "breaker_until": None,
+            "next_attempt_at": text("now()"),
+        }
+    if await _renew(conn, webhook_id, me=me, lease=lease, **healthy) is None:
         return False
-    await _record(conn, delivery_id, attempt, status="delivered", delivered_at=text("now()"))
+    if results.delivered:
+        attempts = [attempt for _, attempt in results.delivered]
+        await conn.execute(
+            _DELIVERED,
+            {
+                "me": me,
+                "ids": [delivery for delivery, _ in results.delivered],
+                "codes": [a.status_code for a in attempts],
+                "latencies": [a.latency_ms for a in attempts],
+                "snippets": [a.snippet for a in attempts],
+                "ats": [a.at for a in attempts],
+            },
+        )
+    if results.dropped:
+        await conn.execute(
+            _DROPPED,
+            {
+                "ids": [delivery for delivery, _ in results.dropped],
+                "reasons": [reason for _, reason in results.dropped],
+            },
+        )
     return True
 
 
@@ -235,7 +288,7 @@ async def record_failure(
     )
     if held is None:
         return None
-    await _record(conn, delivery_id, attempt, status="pending")
+    await _record(conn, delivery_id, attempt)
     return Failure(held.consecutive_failures, held.failing_since, held.now)
 
 
@@ -281,22 +334,19 @@ async def give_up(
         )
 
 
-async def _record(
-    conn: AsyncConnection, delivery_id: uuid.UUID, attempt: Attempt, *, status: str, **values: Any
-) -> None:
+async def _record(conn: AsyncConnection, delivery_id: uuid.UUID, attempt: Attempt) -> None:
     await conn.execute(
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id == delivery_id)
         .values(
-            status=status,
+            status="pending",
             attempts=webhook_deliveries.c.attempts + 1,
-            last_attempt_at=text("now()"),
+            last_attempt_at=attempt.at,
             last_status_code=attempt.status_code,
             last_latency_ms=attempt.latency_ms,
             last_error=attempt.error,
             response_snippet=attempt.snippet,
             claimed_by=attempt.me,
-            **values,
         )
     )
 

@@ -143,3 +143,33 @@ async def test_two_instances_never_send_the_same_message_at_once(
         assert [r.json["data"]["node"]["stock"] for r in requests] == list(range(15)) * 2
     senders = await fetch_all(seeded, "SELECT DISTINCT claimed_by FROM webhook_deliveries")
     print("instances that delivered:", len(senders))
+
+
+async def test_a_turn_longer_than_the_lease_renews_it_and_never_overlaps(
+    seeded: str, redis_url: str, tmp_path: Path
+) -> None:
+    """Results are written in batches, yet a turn that outlasts WEBHOOK_LEASE_SECONDS
+    renews the lease in time: the second instance never takes the endpoint mid-turn."""
+    token = await token_for(seeded, ADMIN_EMAIL)
+    receiver = Receiver(delay=0.25).start()  # 20 messages: a turn of 5 s, the lease is 2 s
+    env = {**ENV, "WEBHOOK_LEASE_SECONDS": "2", "WEBHOOK_TIMEOUT_SECONDS": "0.8"}
+    a = start_server(seeded, redis_url, tmp_path / "a.log", **env, WEBHOOK_DISPATCH="false")
+    try:
+        await _webhook(a, token, receiver.url)
+        await _bump(a, token, 20)
+        b = start_server(seeded, redis_url, tmp_path / "b.log", **env)
+        c = start_server(seeded, redis_url, tmp_path / "c.log", **env)
+        try:
+            await eventually(lambda: len(receiver.received) >= 20, within=60, what="20 messages")
+        finally:
+            stop_server(b)
+            stop_server(c)
+    finally:
+        stop_server(a)
+        receiver.stop()
+    assert receiver.overlaps == []
+    ids = receiver.ids()
+    assert len(ids) == len(set(ids)) == 20  # no instance took the endpoint over mid-turn
+    assert _first_seen(receiver.received) == list(range(20))
+    spans = sorted((r.started, r.finished) for r in receiver.received)
+    assert spans[-1][1] - spans[0][0] > 2 * 2  # the turn did outlast the lease, twice
