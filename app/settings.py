@@ -119,6 +119,12 @@ class Settings(BaseSettings):
         ge=1,
         description="How long a registered persisted query is kept (in Redis, else memory).",
     )
+    get_cache_max_age_seconds: int = Field(
+        default=0,
+        ge=0,
+        description="Cache-Control max-age of a GET query's answer without errors: public "
+        "when anonymous, private with a token (Vary: Authorization); 0: no-cache.",
+    )
     trusted_documents_path: Path | None = Field(
         default=None,
         description='A trusted documents manifest, {"<id>": "<document>"} as Relay\'s '

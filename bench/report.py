@@ -221,16 +221,20 @@ def targets_text(found: list[Target]) -> str:
 
 def limits_ratio(results: list[Result]) -> str:
     """Throughput with the cost and rate limits on over that with them off, per query
-    and concurrency (issue 15: within 5%, a ratio of 0.95 or more)."""
-    lines = ["Limits on / off (req/s):"]
+    and concurrency (issue 15: within 5%, a ratio of 0.95 or more). The runs were taken
+    in turn (off, on, off, on, ...), so each pair shared the machine's load of its
+    moment: the verdict is the median of the paired ratios, with their spread beside it."""
+    lines = ["Limits on / off (req/s; ratio = median of the paired runs' ratios):"]
     for off in (r for r in results if r.peer == LIMITS_OFF):
         on = find(results, off.query, LIMITS_ON, off.concurrency)
         if on is None or not off.rps:
             continue
-        ratio = on.rps / off.rps
+        pairs = [b.rps / a.rps for a, b in zip(off.runs, on.runs, strict=False) if a.rps]
+        ratio = median(pairs) if pairs else on.rps / off.rps
+        spread = f"{min(pairs):.2f}-{max(pairs):.2f}" if pairs else "-"
         verdict = "within 5%" if ratio >= 0.95 else "MORE THAN 5% SLOWER"
         lines.append(
             f"  {off.query:22} c={off.concurrency:<3} off {off.rps:8.0f}  on {on.rps:8.0f}"
-            f"  ratio {ratio:.3f}  {verdict}"
+            f"  ratio {ratio:.3f} (pairs {spread}, n={len(pairs)})  {verdict}"
         )
     return "\n".join(lines)

@@ -34,7 +34,12 @@ from app.errors import BadInput, ServiceUnavailable, Unauthenticated
 from app.graphql import multipart, sse
 from app.graphql.budget import RATE_LIMITED
 from app.graphql.context import Context
-from app.graphql.persisted import PersistedDocuments, document_id_of
+from app.graphql.persisted import (
+    GET_VARY,
+    PersistedDocuments,
+    document_id_of,
+    get_cache_control,
+)
 from app.graphql.plan import serve as planned
 from app.graphql.plan.run import Plans
 from app.graphql.websocket import (
@@ -385,6 +390,13 @@ class GraphQLApp(GraphQL[Context, None]):
             if (error.extensions or {}).get("code") == RATE_LIMITED:
                 sub_response.status_code = 429
                 sub_response.headers["retry-after"] = str(error.extensions["retryAfter"])  # type: ignore[index]
+        if method == "GET":
+            sub_response.headers["cache-control"] = get_cache_control(
+                ok=not result.errors,
+                anonymous=context.viewer.is_anonymous,
+                max_age=context.settings.get_cache_max_age_seconds,
+            )
+            sub_response.headers["vary"] = GET_VARY
         return result
 
     async def get_sub_response(self, request: Request | WebSocket) -> Response:
@@ -492,6 +504,8 @@ class GraphQLApp(GraphQL[Context, None]):
             response = error_response(code, exc.reason, exc.status_code)
             if exc.status_code == 405:
                 response.headers["allow"] = getattr(exc, "allow", "GET, POST")
+            if request.method == "GET":  # a miss above all: the next GET must reach us
+                response.headers["cache-control"] = "no-store"
             # A client waiting for 100 Continue has sent nothing: reading would invite it.
             expects_continue = request.headers.get("expect", "").lower() == "100-continue"
             if isinstance(exc, BodyTooLarge) and (expects_continue or not await limited.drain()):

@@ -170,6 +170,21 @@ class PersistedDocuments:
             await self.store.close()
 
 
+def get_cache_control(*, ok: bool, anonymous: bool, max_age: int) -> str:
+    """Cache-Control for a GET query's answer. Errors (a PERSISTED_QUERY_NOT_FOUND above
+    all, which the link answers by registering) are never stored; an answer made for a
+    token is for that caller's browser alone, never a shared cache."""
+    if not ok:
+        return "no-store"
+    scope = "public" if anonymous else "private"
+    return f"{scope}, max-age={max_age}" if max_age else f"{scope}, no-cache"
+
+
+# Caches key GET answers by these too: a token's answer is not the anonymous one, and
+# application/graphql-response+json is not application/json.
+GET_VARY = "Authorization, Accept"
+
+
 async def document_id_of(method: str, query_params: Any, body: bytes | None) -> str | None:
     """The `documentId` a request names, if any (only read for requests with no query)."""
     if method == "GET":

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.report import COLD, FLOOR, OURS, PEER, Result, Wire, ratio, targets
+from bench.report import COLD, FLOOR, OURS, PEER, Result, Wire, limits_ratio, ratio, targets
+from bench.servers import LIMITS_OFF, LIMITS_ON
 from bench.wrk import WrkRun
 
 
@@ -79,3 +80,15 @@ def test_targets_missed() -> None:
     )
     assert not any(found.values())
     assert f"products(first: 50) c=32: {OURS} >= 1x {PEER} req/s" in found
+
+
+def test_limits_verdict_is_the_median_of_paired_ratios() -> None:
+    # Taken in turn: the second pair fell on a busy moment for both alike. The ratio of
+    # the medians (1100 / 1000 against 1000 / 1100) would be unfair either way.
+    off = result("user(id)", LIMITS_OFF, 4, [1000.0, 500.0, 1100.0])
+    on = result("user(id)", LIMITS_ON, 4, [980.0, 490.0, 1000.0])
+    text = limits_ratio([off, on])
+    assert "ratio 0.980 (pairs 0.91-0.98, n=3)  within 5%" in text
+    slower = result("user(id)", LIMITS_ON, 4, [900.0, 450.0, 1000.0])
+    assert "ratio 0.900" in limits_ratio([off, slower])
+    assert "MORE THAN 5% SLOWER" in limits_ratio([off, slower])

@@ -13,6 +13,7 @@ import httpx
 import orjson
 import pytest
 
+from tests.conftest import running_app
 from tests.events.conftest import Cluster, _cluster
 from tests.events.node import NODE_DIR, node_or_skip
 from tests.redis_server import PrivateRedis, private_redis
@@ -146,3 +147,50 @@ def test_a_persisted_mutation_never_runs_over_get(servers: Cluster) -> None:
     )
     assert response.status_code == 405
     assert response.headers["allow"] == "POST"
+
+
+def _hash(query: str) -> dict[str, Any]:
+    return {
+        "persistedQuery": {"version": 1, "sha256Hash": hashlib.sha256(query.encode()).hexdigest()}
+    }
+
+
+def _get(url: str, query: str, token: str | None = None) -> httpx.Response:
+    headers = {"authorization": f"Bearer {token}"} if token else {}
+    params = {"extensions": orjson.dumps(_hash(query)).decode()}
+    return httpx.get(url, params=params, headers=headers)
+
+
+def test_get_answers_say_how_caches_may_keep_them(servers: Cluster) -> None:
+    url = servers.a.http
+    query = "{ products(first: 2) { edges { node { sku } } } }"
+    miss = _get(url, query)
+    assert miss.json()["errors"][0]["extensions"]["code"] == "PERSISTED_QUERY_NOT_FOUND"
+    assert miss.headers["cache-control"] == "no-store"  # or a CDN would keep the miss
+    registered = httpx.post(url, json={"query": query, "extensions": _hash(query)})
+    assert registered.status_code == 200
+    assert "cache-control" not in registered.headers  # POST answers are not for caches
+    anonymous = _get(url, query)
+    assert "errors" not in anonymous.json()
+    assert anonymous.headers["cache-control"] == "public, no-cache"  # max-age 0: revalidate
+    assert "Authorization" in anonymous.headers["vary"]
+    with_token = _get(url, query, servers.admin)
+    assert with_token.headers["cache-control"] == "private, no-cache"
+    assert "Authorization" in with_token.headers["vary"]
+
+    failing = '{ product(id: "not-an-id") { sku } }'
+    httpx.post(url, json={"query": failing, "extensions": _hash(failing)})
+    answer = _get(url, failing)
+    assert answer.json()["errors"]
+    assert answer.headers["cache-control"] == "no-store"
+
+
+async def test_a_max_age_lets_caches_keep_answers_without_errors(seeded_url: str) -> None:
+    query = "{ products(first: 2) { edges { node { sku } } } }"
+    async with running_app(seeded_url, get_cache_max_age_seconds=60) as api:
+        anonymous = await api.client.get("/graphql", params={"query": query})
+        assert "errors" not in anonymous.json()
+        assert anonymous.headers["cache-control"] == "public, max-age=60"
+        with_token = await api.client.get("/graphql", params={"query": query}, headers=api.headers)
+        assert with_token.headers["cache-control"] == "private, max-age=60"
+        assert with_token.headers["vary"] == "Authorization, Accept"

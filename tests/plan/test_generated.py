@@ -23,7 +23,7 @@ from app.graphql.schema import print_schema
 from app.settings import Settings
 from tests.plan.differential import VIEWERS, Pair, pair
 
-PER_VIEWER = int(os.environ.get("PLAN_GENERATED", "600"))
+PER_VIEWER = int(os.environ.get("PLAN_GENERATED", "1200"))  # x3 viewers: a few thousand
 
 _PAGE = "first: Int = null, after: String = null, last: Int = null, before: String = null"
 COVERED = f"""
