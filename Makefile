@@ -6,7 +6,7 @@ UV_VERSION := 0.13.9
 STAMP := $(VENV)/.installed
 
 .DEFAULT_GOAL := help
-.PHONY: help install run token test pgbouncer lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-checks bench-peers bench-export bench-retention bench-webhooks profile lock clean
+.PHONY: help install run token test pgbouncer compose lint console chromium format schema migrate seed bench bench-subscribers bench-cache bench-import bench-limits bench-checks bench-peers bench-export bench-retention bench-webhooks profile lock clean
 
 help:
 	@echo "make run     set up, migrate, seed demo data, serve the console on http://127.0.0.1:8000/admin and GraphiQL on /graphql"
@@ -68,7 +68,17 @@ pgbouncer:
 		else echo "pgbouncer is not installed (apt-get install pgbouncer): its tests will skip"; fi; \
 	fi
 
-test: lint $(NODE_STAMP) chromium pgbouncer
+# The tests validate docker-compose.yml with Compose itself: the docker plugin when there
+# is one, else Debian's docker-compose (no engine needed), installed here as root.
+compose:
+	@if ! docker compose version >/dev/null 2>&1 && ! command -v docker-compose >/dev/null; then \
+		if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+			(DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null || \
+			 (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose >/dev/null)); \
+		else echo "no docker compose nor docker-compose (apt-get install docker-compose): its check will skip"; fi; \
+	fi
+
+test: lint $(NODE_STAMP) chromium pgbouncer compose
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 lint: $(STAMP)

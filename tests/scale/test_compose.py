@@ -1,17 +1,21 @@
 """docker-compose.yml shows the production shape.
 
-There is no Docker engine nor compose plugin on the test machines, so `docker compose
-config` cannot run here: the file is loaded as YAML (with its anchors and merge keys)
-and its structure checked instead: the services, how they depend on one another, the
-API's settings (each one a real setting), and Prometheus scraping both instances.
+The file is validated by Compose itself (`docker compose config`, or Debian's
+`docker-compose config`, which `make test` installs as root; neither needs a Docker
+engine), and loaded as YAML (with its anchors and merge keys) to check its structure: the
+services, how they depend on one another, the API's settings (each one a real setting),
+and Prometheus scraping both instances.
 """
 
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml  # type: ignore[import-untyped]
 from sqlalchemy.engine import make_url
 
@@ -90,3 +94,46 @@ def test_prometheus_scrapes_both_instances() -> None:
     assert job["metrics_path"] == "/metrics"
     [targets] = job["static_configs"]
     assert sorted(targets["targets"]) == [f"{name}:8000" for name in APIS]
+
+
+def _compose() -> list[str]:
+    """The Compose command here: the docker plugin, else Debian's docker-compose."""
+    docker = shutil.which("docker")
+    if (
+        docker
+        and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0
+    ):
+        return [docker, "compose"]
+    legacy = shutil.which("docker-compose")
+    if legacy:
+        return [legacy]
+    pytest.skip(
+        "neither `docker compose` nor docker-compose is installed (apt-get install docker-compose)"
+    )
+
+
+def _config(path: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [*_compose(), "-f", str(path), "config", "-q"],
+        capture_output=True,
+        text=True,
+        cwd=path.parent,
+        timeout=60,
+    )
+
+
+def test_compose_itself_validates_the_file() -> None:
+    checked = _config(COMPOSE)
+    assert checked.returncode == 0, checked.stderr
+
+
+def test_compose_refuses_a_broken_file(tmp_path: Path) -> None:
+    """The validation above is real: the same file with a misspelt key is refused."""
+    broken = tmp_path / "docker-compose.yml"
+    broken.write_text(COMPOSE.read_text().replace("depends_on:", "depend_on:", 1))
+    for source in ("deploy",):  # the files the services mount, beside it as in the repo
+        if (ROOT / source).exists():
+            shutil.copytree(ROOT / source, tmp_path / source)
+    checked = _config(broken)
+    assert checked.returncode != 0
+    assert "depend_on" in checked.stderr
