@@ -180,9 +180,10 @@ def get_cache_control(*, ok: bool, anonymous: bool, max_age: int) -> str:
     return f"{scope}, max-age={max_age}" if max_age else f"{scope}, no-cache"
 
 
-# Caches key GET answers by these too: a token's answer is not the anonymous one, and
-# application/graphql-response+json is not application/json.
-GET_VARY = "Authorization, Accept"
+# Caches key GET answers by these too: a token's answer is not the anonymous one,
+# application/graphql-response+json is not application/json, and a request carrying a
+# newer commit LSN must not get an answer read before that commit (read-your-writes).
+GET_VARY = "Authorization, Accept, X-Ordergraph-LSN"
 
 
 async def document_id_of(method: str, query_params: Any, body: bytes | None) -> str | None:

@@ -61,7 +61,8 @@ class Dispatcher:
         self.require_https = settings.environment == "production"
         self._wake = asyncio.Event()
         self._stop = asyncio.Event()
-        self._working: set[asyncio.Task[None]] = set()
+        # The turns running here, and the endpoint each works on.
+        self._working: dict[asyncio.Task[None], uuid.UUID] = {}
 
     def kick(self) -> None:
         """Look now: new events arrived, or a message was queued."""
@@ -88,7 +89,9 @@ class Dispatcher:
         finally:
             # Deliveries in flight finish (each is bounded by WEBHOOK_TIMEOUT_SECONDS).
             if self._working:
-                await asyncio.wait(self._working, timeout=self.settings.webhook_timeout_seconds + 5)
+                await asyncio.wait(
+                    list(self._working), timeout=self.settings.webhook_timeout_seconds + 5
+                )
             await self.sender.close()
 
     async def step(self) -> None:
@@ -103,15 +106,19 @@ class Dispatcher:
         since = time.monotonic()  # the leases start no earlier than this
         async with transaction(self.engine) as conn:
             claimed = await queue.claim(
-                conn, me=self.me, lease=self.settings.webhook_lease_seconds, limit=free
+                conn,
+                me=self.me,
+                lease=self.settings.webhook_lease_seconds,
+                limit=free,
+                busy=list(self._working.values()),
             )
         for endpoint in claimed:
             task = asyncio.create_task(self._turn(endpoint, since), name=f"webhook-{endpoint.id}")
-            self._working.add(task)
+            self._working[task] = endpoint.id
             task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[None]) -> None:
-        self._working.discard(task)
+        self._working.pop(task, None)
         self.kick()
 
     async def _turn(self, endpoint: queue.Claimed, since: float) -> None:
@@ -127,11 +134,7 @@ class Dispatcher:
                     conn, [m.event_position for m in messages if m.event_position is not None]
                 )
             for message in messages:
-                if self._stop.is_set():
-                    break
-                if turn.due(self.settings.webhook_timeout_seconds) and not await self._write(turn):
-                    return  # the lease is gone: another instance may hold the endpoint
-                if not await self._deliver(turn, message, found):
+                if self._stop.is_set() or not await self._deliver(turn, message, found):
                     break
         except Exception:
             log.exception("webhook %s: delivery turn failed; it will be retried", endpoint.id)
@@ -166,7 +169,9 @@ class Dispatcher:
                 turn.results.dropped.append((message.id, "the owner may not see this event"))
                 return True
             body = await self.renderer.render(event, document=endpoint.query, owner=endpoint.owner)
-        answer = await self._post(endpoint, message, body)
+        answer = await self._post(turn, message, body)
+        if answer is None:
+            return False  # the lease is gone: another instance may hold the endpoint
         attempt = queue.Attempt(
             answer.status_code,
             answer.latency_ms,
@@ -187,15 +192,20 @@ class Dispatcher:
                 conn, endpoint.id, turn.results, me=self.me, lease=lease
             ):
                 return False
-            turn.results.clear()
             failure = await queue.record_failure(
                 conn, endpoint.id, message.id, attempt, lease=lease
             )
             if failure is not None:
                 await self._after_failure(conn, endpoint, message, failure)
+        turn.results.clear()  # written: only once the transaction has committed
         return False
 
-    async def _post(self, endpoint: queue.Claimed, message: queue.Pending, body: bytes) -> Answer:
+    async def _post(self, turn: _Turn, message: queue.Pending, body: bytes) -> Answer | None:
+        """POST the message; None (nothing sent) when the lease was lost. The lease is
+        checked, and renewed with the results so far when a POST started now could
+        outlive it, after the body is rendered and the address looked up (both may
+        wait), right before the request: no POST runs past the lease."""
+        endpoint = turn.endpoint
         started = time.perf_counter()
         try:
             target = ssrf.check_url(endpoint.url, require_https=self.require_https)
@@ -203,6 +213,8 @@ class Dispatcher:
         except ssrf.RefusedTarget as exc:
             latency = round((time.perf_counter() - started) * 1000)
             return Answer(None, latency, None, exc.message)
+        if turn.due(self.settings.webhook_timeout_seconds) and not await self._write(turn):
+            return None
         headers = signing.headers(
             endpoint.secrets, message_id=message.message_id, timestamp=int(time.time()), body=body
         )

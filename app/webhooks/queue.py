@@ -100,6 +100,7 @@ _CLAIM = text(
     WHERE u.id = w.owner_id AND w.id IN (
       SELECT id FROM webhooks c
       WHERE c.state = 'active' AND c.next_attempt_at <= now()
+        AND c.id <> ALL(CAST(:busy AS uuid[]))
         AND (c.claimed_until IS NULL OR c.claimed_until < now())
         AND (c.breaker_until IS NULL OR c.breaker_until <= now())
         AND EXISTS (SELECT 1 FROM webhook_deliveries d
@@ -115,9 +116,14 @@ _CLAIM = text(
 )
 
 
-async def claim(conn: AsyncConnection, *, me: str, lease: float, limit: int) -> list[Claimed]:
-    """Up to `limit` endpoints with messages due, now held by `me` for `lease` seconds."""
-    rows = (await conn.execute(_CLAIM, {"me": me, "lease": lease, "limit": limit})).all()
+async def claim(
+    conn: AsyncConnection, *, me: str, lease: float, limit: int, busy: list[uuid.UUID]
+) -> list[Claimed]:
+    """Up to `limit` endpoints with messages due, now held by `me` for `lease` seconds;
+    never one of `busy`, those `me` is working on already (its lease is the instance's,
+    so a second turn of its own would renew it too, unnoticed)."""
+    params = {"me": me, "lease": lease, "limit": limit, "busy": busy}
+    rows = (await conn.execute(_CLAIM, params)).all()
     return [
         Claimed(
             id=row.id,
@@ -337,7 +343,7 @@ async def give_up(
 async def _record(conn: AsyncConnection, delivery_id: uuid.UUID, attempt: Attempt) -> None:
     await conn.execute(
         update(webhook_deliveries)
-        .where(webhook_deliveries.c.id == delivery_id)
+        .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.status == "pending")
         .values(
             status="pending",
             attempts=webhook_deliveries.c.attempts + 1,

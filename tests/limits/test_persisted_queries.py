@@ -193,4 +193,4 @@ async def test_a_max_age_lets_caches_keep_answers_without_errors(seeded_url: str
         assert anonymous.headers["cache-control"] == "public, max-age=60"
         with_token = await api.client.get("/graphql", params={"query": query}, headers=api.headers)
         assert with_token.headers["cache-control"] == "private, max-age=60"
-        assert with_token.headers["vary"] == "Authorization, Accept"
+        assert with_token.headers["vary"] == "Authorization, Accept, X-Ordergraph-LSN"
