@@ -235,7 +235,7 @@ class Dispatcher:
                 f"every attempt failed for {settings.webhook_disable_after_seconds:g} s "
                 "(WEBHOOK_DISABLE_AFTER_SECONDS)"
             )
-            await queue.give_up(conn, endpoint.id, message.id, reason=reason, disable=True)
+            await queue.give_up(conn, endpoint.id, message.id, reason=reason)
             await audit.record(
                 conn,
                 actor=SYSTEM,

@@ -318,26 +318,21 @@ async def retry_at(
 
 
 async def give_up(
-    conn: AsyncConnection,
-    webhook_id: uuid.UUID,
-    delivery_id: uuid.UUID,
-    *,
-    reason: str,
-    disable: bool,
+    conn: AsyncConnection, webhook_id: uuid.UUID, delivery_id: uuid.UUID, *, reason: str
 ) -> None:
-    """Mark the message failed (the dead letters redeliverWebhook sends again); with
-    `disable`, stop the endpoint until resumeWebhook."""
+    """Mark the message failed (the dead letters redeliverWebhook sends again) and stop
+    the endpoint until resumeWebhook. Messages dropped without sending are written with
+    a turn's results (`record`)."""
     await conn.execute(
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id == delivery_id)
         .values(status="failed", last_error=reason)
     )
-    if disable:
-        await conn.execute(
-            update(webhooks)
-            .where(webhooks.c.id == webhook_id)
-            .values(state="disabled", disabled_reason=reason, updated_at=text("now()"))
-        )
+    await conn.execute(
+        update(webhooks)
+        .where(webhooks.c.id == webhook_id)
+        .values(state="disabled", disabled_reason=reason, updated_at=text("now()"))
+    )
 
 
 async def _record(conn: AsyncConnection, delivery_id: uuid.UUID, attempt: Attempt) -> None:
@@ -345,7 +340,6 @@ async def _record(conn: AsyncConnection, delivery_id: uuid.UUID, attempt: Attemp
         update(webhook_deliveries)
         .where(webhook_deliveries.c.id == delivery_id, webhook_deliveries.c.status == "pending")
         .values(
-            status="pending",
             attempts=webhook_deliveries.c.attempts + 1,
             last_attempt_at=attempt.at,
             last_status_code=attempt.status_code,

@@ -9,7 +9,6 @@ one owner to another shows at once.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
@@ -21,10 +20,10 @@ from graphql import (
 )
 
 from app.auth.viewer import Viewer
-from app.events.records import Event
 from app.webhooks.payloads import RECENT_RENDERINGS, Renderer
+from tests.events.test_broker import event as an_event
 
-WHO = "subscription { orderEvents { seenBy } }"
+WHO = "subscription { productEvents { seenBy } }"
 
 
 def _renderer() -> tuple[Renderer, list[Viewer]]:
@@ -39,23 +38,10 @@ def _renderer() -> tuple[Renderer, list[Viewer]]:
     event = GraphQLObjectType("Ev", {"seenBy": GraphQLField(GraphQLString, resolve=seen_by)})
     query = GraphQLObjectType("Query", {"ok": GraphQLField(GraphQLString)})
     subscription = GraphQLObjectType(
-        "Subscription", {"orderEvents": GraphQLField(event, resolve=lambda root, _: root)}
+        "Subscription", {"productEvents": GraphQLField(event, resolve=lambda root, _: root)}
     )
     schema = GraphQLSchema(query=query, subscription=subscription)
-    return Renderer(schema, context=lambda viewer: viewer, roots={"order": lambda e: e}), executed
-
-
-def _event(position: int) -> Event:
-    return Event(
-        position=position,
-        topic="order",
-        type="CREATED",
-        entity_id=uuid.uuid4(),
-        owner_id=None,
-        changed_fields=(),
-        data={},
-        occurred_at=datetime.now(UTC),
-    )
+    return Renderer(schema, context=lambda viewer: viewer, roots={"product": lambda e: e}), executed
 
 
 def _seen_by(body: bytes) -> str:
@@ -66,19 +52,19 @@ def _seen_by(body: bytes) -> str:
 async def test_one_owner_s_endpoints_share_a_rendering_per_event() -> None:
     renderer, executed = _renderer()
     owner = Viewer(user_id=uuid.uuid4(), role="admin")
-    event = _event(1)
+    event = an_event(1)
     first = await renderer.render(event, document=WHO, owner=owner)
     again = await renderer.render(event, document=WHO, owner=Viewer(owner.user_id, "admin"))
     assert again is first
     assert len(executed) == 1
-    await renderer.render(_event(2), document=WHO, owner=owner)  # another event: its own
+    await renderer.render(an_event(2), document=WHO, owner=owner)  # another event: its own
     await renderer.render(event, document=WHO + " ", owner=owner)  # another document too
     assert len(executed) == 3
 
 
 async def test_another_owner_never_gets_a_rendering_made_with_other_rights() -> None:
     renderer, executed = _renderer()
-    event = _event(1)
+    event = an_event(1)
     admin = Viewer(user_id=uuid.uuid4(), role="admin")
     other = Viewer(user_id=uuid.uuid4(), role="admin")
     assert _seen_by(await renderer.render(event, document=WHO, owner=admin)) == str(admin.user_id)
@@ -92,15 +78,15 @@ async def test_the_cache_is_bounded() -> None:
     renderer, executed = _renderer()
     owner = Viewer(user_id=uuid.uuid4(), role="admin")
     for position in range(RECENT_RENDERINGS + 1):
-        await renderer.render(_event(position), document=WHO, owner=owner)
-    await renderer.render(_event(0), document=WHO, owner=owner)  # the oldest was let go
+        await renderer.render(an_event(position), document=WHO, owner=owner)
+    await renderer.render(an_event(0), document=WHO, owner=owner)  # the oldest was let go
     assert len(executed) == RECENT_RENDERINGS + 2
 
 
 async def test_a_rendering_with_errors_is_done_again_next_time() -> None:
     renderer, executed = _renderer()
     owner = Viewer(user_id=uuid.uuid4(), role="flaky")
-    event = _event(1)
+    event = an_event(1)
     failed = orjson.loads(await renderer.render(event, document=WHO, owner=owner))
     assert failed["errors"][0]["extensions"]["code"] == "INTERNAL"
     assert _seen_by(await renderer.render(event, document=WHO, owner=owner)) == str(owner.user_id)
